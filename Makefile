@@ -1,0 +1,40 @@
+# The two commands a newcomer needs are `make run` and `make test`; both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format migrate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(INSTALLED) ## serve the API on http://127.0.0.1:8000 (SQLite in ./var unless DATABASE_URL is set)
+	mkdir -p var
+	$(BIN)/learnbot serve
+
+migrate: $(INSTALLED) ## apply pending migrations to DATABASE_URL
+	$(BIN)/learnbot migrate
+
+lint: $(INSTALLED) ## ruff format check, ruff, mypy
+	$(BIN)/ruff format --check service tests
+	$(BIN)/ruff check service tests
+	$(BIN)/mypy
+
+format: $(INSTALLED) ## rewrite the code in the project's format
+	$(BIN)/ruff format service tests
+	$(BIN)/ruff check --fix service tests
+
+test: lint ## lint, then the whole test suite
+	$(BIN)/pytest
+
+clean: ## remove the virtual environment and local data
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

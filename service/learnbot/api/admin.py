@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from sanic_ext import openapi
+
+from learnbot.api import schemas
+from learnbot.api.auth import current_admin
+from learnbot.api.bodies import int_query
+from learnbot.api.context import store_of
+from learnbot.api.problems import InvalidInput, NotFound
+from learnbot.api.views import admin_user_view
+from learnbot.storage import InvalidCursor
+
+bp = Blueprint("admin", url_prefix="/admin")
+
+MAX_TELEGRAM_ID = 2**53 - 1
+
+
+@bp.get("/users")
+@openapi.definition(
+    summary="Users, newest first",
+    secured=schemas.SIGNED_IN,
+    parameter=[
+        openapi.definitions.Parameter("limit", int, "query", description="1 to 100, default 20"),
+        openapi.definitions.Parameter("cursor", str, "query", description="next_cursor of a page"),
+    ],
+    response=schemas.responses(200, schemas.UserPageResponse, 401, 403, 422, 503),
+)
+async def list_users(request: Request) -> HTTPResponse:
+    await current_admin(request)
+    limit = int_query(request, "limit", default=20, low=1, high=100)
+    cursor = request.args.get("cursor")
+    try:
+        page = await store_of(request).list_users(limit, cursor)
+    except InvalidCursor:
+        raise InvalidInput(
+            "'cursor' must be a next_cursor value from an earlier page.",
+            extensions={"field": "cursor"},
+        ) from None
+    return json(
+        {"users": [admin_user_view(u) for u in page.users], "next_cursor": page.next_cursor}
+    )
+
+
+async def _set_blocked(request: Request, telegram_id: int, blocked: bool) -> HTTPResponse:
+    await current_admin(request)
+    if not 0 < telegram_id <= MAX_TELEGRAM_ID:
+        raise NotFound("No user has this Telegram id.")
+    user = await store_of(request).set_blocked(telegram_id, blocked)
+    if user is None:
+        raise NotFound("No user has this Telegram id.")
+    return json(admin_user_view(user))
+
+
+@bp.post("/users/<telegram_id:int>/block")
+@openapi.definition(
+    summary="Block a user from signing in",
+    secured=schemas.SIGNED_IN,
+    response=schemas.responses(200, schemas.AdminUserDocument, 401, 403, 404, 503),
+)
+async def block(request: Request, telegram_id: int) -> HTTPResponse:
+    return await _set_blocked(request, telegram_id, True)
+
+
+@bp.post("/users/<telegram_id:int>/unblock")
+@openapi.definition(
+    summary="Let a blocked user sign in again",
+    secured=schemas.SIGNED_IN,
+    response=schemas.responses(200, schemas.AdminUserDocument, 401, 403, 404, 503),
+)
+async def unblock(request: Request, telegram_id: int) -> HTTPResponse:
+    return await _set_blocked(request, telegram_id, False)

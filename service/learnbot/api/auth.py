@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from sanic_ext import openapi
+
+from learnbot.api import schemas
+from learnbot.api.bodies import json_object
+from learnbot.api.context import settings_of, store_of
+from learnbot.api.problems import InvalidInput, NotAdmin, NotSignedIn, SignInRejected, UserBlocked
+from learnbot.api.views import user_view
+from learnbot.auth import AuthError, verify_init_data, verify_login_widget
+from learnbot.settings import Settings
+from learnbot.storage import TelegramProfile, User
+
+bp = Blueprint("auth")
+
+_TMA_SCHEME = "tma "
+
+
+def _verify_init_data(settings: Settings, raw: str) -> TelegramProfile:
+    return verify_init_data(
+        raw,
+        bot_token=settings.telegram_bot_token,
+        bot_id=settings.telegram_bot_id,
+        max_age=settings.auth_max_age_seconds,
+        now=time.time(),
+        test_env=settings.telegram_test_env,
+    ).profile
+
+
+def _verify_widget(settings: Settings, fields: dict[str, Any]) -> TelegramProfile:
+    if settings.telegram_bot_token is None:
+        raise SignInRejected(
+            "Login Widget sign-in needs the bot token; this deployment verifies Mini App "
+            "init data only."
+        )
+    return verify_login_widget(
+        fields,
+        bot_token=settings.telegram_bot_token,
+        max_age=settings.auth_max_age_seconds,
+        now=time.time(),
+    ).profile
+
+
+@bp.post("/auth/telegram")
+@openapi.definition(
+    summary="Sign in with Telegram",
+    description="Verifies Mini App init data (or Login Widget fields) and creates or "
+    "refreshes the user.",
+    body={"application/json": schemas.SignInBody},
+    response=schemas.responses(200, schemas.SignInResponse, 400, 401, 403, 413, 422, 503),
+)
+async def sign_in(request: Request) -> HTTPResponse:
+    settings = settings_of(request)
+    body = json_object(request)
+    try:
+        if "init_data" in body:
+            raw = body["init_data"]
+            if not isinstance(raw, str):
+                raise InvalidInput(
+                    "'init_data' must be the raw Telegram.WebApp.initData string.",
+                    extensions={"field": "init_data"},
+                )
+            profile = _verify_init_data(settings, raw)
+        elif "hash" in body and "id" in body:
+            profile = _verify_widget(settings, body)
+        else:
+            raise InvalidInput(
+                "Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash)."
+            )
+    except AuthError as error:
+        if error.outcome == "malformed":
+            raise InvalidInput(error.detail) from None
+        raise SignInRejected(error.detail) from None
+    sign_in = await store_of(request).upsert_user(profile, datetime.now(UTC))
+    user = sign_in.user
+    if user.is_blocked:
+        raise UserBlocked("This Telegram account is blocked from the service.")
+    greeting = "Welcome" if sign_in.created else "Welcome back"
+    return json(
+        {
+            "message": f"{greeting}, {user.first_name}!",
+            "user": user_view(user),
+            "is_admin": user.telegram_id in settings.admin_telegram_ids,
+        }
+    )
+
+
+async def current_user(request: Request) -> User:
+    """The user named by `Authorization: tma <init data>`, verified on every request."""
+    header = request.headers.get("authorization", "")
+    if not header[: len(_TMA_SCHEME)].lower() == _TMA_SCHEME:
+        raise NotSignedIn(
+            "Send 'Authorization: tma <Telegram.WebApp.initData>'.",
+            headers={"WWW-Authenticate": "tma"},
+        )
+    try:
+        profile = _verify_init_data(settings_of(request), header[len(_TMA_SCHEME) :].strip())
+    except AuthError as error:
+        raise NotSignedIn(error.detail, headers={"WWW-Authenticate": "tma"}) from None
+    store = store_of(request)
+    user = await store.get_user(profile.telegram_id)
+    if user is None:
+        user = (await store.upsert_user(profile, datetime.now(UTC))).user
+    if user.is_blocked:
+        raise UserBlocked("This Telegram account is blocked from the service.")
+    return user
+
+
+async def current_admin(request: Request) -> User:
+    user = await current_user(request)
+    if user.telegram_id not in settings_of(request).admin_telegram_ids:
+        raise NotAdmin("This Telegram account is not on the administrators' list.")
+    return user

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sanic import Request
+
+from learnbot.api.problems import InvalidBody, InvalidInput
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    body = request.body
+    if not body:
+        raise InvalidBody("Send a JSON object in the request body.")
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidBody("The request body is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise InvalidBody("The request body must be a JSON object.")
+    return value
+
+
+def text_field(
+    body: dict[str, Any],
+    name: str,
+    *,
+    max_length: int,
+    pattern: re.Pattern[str] | None = None,
+) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"'{name}' must be a non-empty string.", extensions={"field": name})
+    if len(value) > max_length:
+        raise InvalidInput(
+            f"'{name}' must be at most {max_length} characters.", extensions={"field": name}
+        )
+    if _CONTROL.search(value) or (pattern is not None and not pattern.fullmatch(value)):
+        raise InvalidInput(
+            f"'{name}' has characters that are not allowed.", extensions={"field": name}
+        )
+    return value
+
+
+def optional_text_field(body: dict[str, Any], name: str, *, max_length: int) -> str | None:
+    if body.get(name) is None:
+        return None
+    return text_field(body, name, max_length=max_length)
+
+
+def int_query(request: Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(
+            f"'{name}' must be a whole number from {low} to {high}.", extensions={"field": name}
+        )
+    return int(raw)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, empty, json
+from sanic_ext import openapi
+
+from learnbot.api import schemas
+from learnbot.api.auth import current_user
+from learnbot.api.bodies import json_object, optional_text_field, text_field
+from learnbot.api.context import settings_of, store_of
+from learnbot.api.problems import AccountConflict, NotFound
+from learnbot.api.views import account_view, user_view
+from learnbot.storage import AccountConflict as StoredAccountConflict
+
+bp = Blueprint("me")
+
+PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+
+
+@bp.get("/me")
+@openapi.definition(
+    summary="The signed-in user and their linked accounts",
+    secured=schemas.SIGNED_IN,
+    response=schemas.responses(200, schemas.MeResponse, 401, 403, 503),
+)
+async def me(request: Request) -> HTTPResponse:
+    user = await current_user(request)
+    accounts = await store_of(request).list_accounts(user.id)
+    return json(
+        {
+            "user": user_view(user),
+            "accounts": [account_view(a) for a in accounts],
+            "is_admin": user.telegram_id in settings_of(request).admin_telegram_ids,
+        }
+    )
+
+
+@bp.post("/me/accounts")
+@openapi.definition(
+    summary="Link a third-party account",
+    description="201 for a new link; 200 when the same account was linked already.",
+    secured=schemas.SIGNED_IN,
+    body={"application/json": schemas.LinkAccountBody},
+    response=schemas.responses(201, schemas.AccountDocument, 400, 401, 403, 409, 413, 422, 503),
+)
+async def link_account(request: Request) -> HTTPResponse:
+    user = await current_user(request)
+    body = json_object(request)
+    provider = text_field(body, "provider", max_length=32, pattern=PROVIDER)
+    external_id = text_field(body, "external_id", max_length=256)
+    display_name = optional_text_field(body, "display_name", max_length=128)
+    try:
+        account, created = await store_of(request).link_account(
+            user.id, provider, external_id, display_name, datetime.now(UTC)
+        )
+    except StoredAccountConflict as conflict:
+        if conflict.reason == "taken":
+            detail = f"This {provider} account is linked to another Telegram user."
+        else:
+            detail = f"Another {provider} account is linked already; unlink it first."
+        raise AccountConflict(detail, extensions={"provider": provider}) from None
+    return json(account_view(account), status=201 if created else 200)
+
+
+@bp.delete("/me/accounts/<provider:str>")
+@openapi.definition(
+    summary="Unlink a third-party account",
+    secured=schemas.SIGNED_IN,
+    response=schemas.responses(204, None, 401, 403, 404, 503),
+)
+async def unlink_account(request: Request, provider: str) -> HTTPResponse:
+    user = await current_user(request)
+    if not await store_of(request).unlink_account(user.id, provider):
+        raise NotFound("No account of this provider is linked.", extensions={"provider": provider})
+    return empty()

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from sanic import Sanic
+from sanic.worker.loader import AppLoader
+
+from learnbot.app import App, create_app
+from learnbot.auth import sign_init_data
+from learnbot.settings import ConfigError, Settings
+from learnbot.storage import StorageError, open_store
+
+log = logging.getLogger("learnbot")
+
+
+def app_from_environment() -> App:
+    """The factory each Sanic worker process calls; it reads the same environment."""
+    settings = Settings.from_env(os.environ)
+    _configure_logging(settings)
+    return create_app(settings)
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+
+
+async def _migrate(settings: Settings) -> list[int]:
+    store = open_store(settings.database_url, timeout=settings.database_timeout_seconds)
+    await store.open()
+    try:
+        return await store.migrate()
+    finally:
+        await store.close()
+
+
+def migrate(settings: Settings) -> None:
+    applied = asyncio.run(_migrate(settings))
+    if applied:
+        log.info("applied migrations %s", ", ".join(str(v) for v in applied))
+    else:
+        log.info("database schema is current")
+
+
+def serve(settings: Settings) -> None:
+    if settings.uses_development_token:
+        log.warning(
+            "TELEGRAM_BOT_TOKEN is not set: signing in with the fixed development token "
+            "(development only; 'learnbot sign-init-data' signs with it)"
+        )
+    if settings.app_env == "development":
+        migrate(settings)
+    loader = AppLoader(factory=app_from_environment)
+    app = loader.load()
+    app.prepare(
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        motd=False,
+    )
+    log.info(
+        "serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers
+    )
+    Sanic.serve(primary=app, app_loader=loader)
+
+
+def print_init_data(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.telegram_bot_token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "needed to sign init data")
+    user: dict[str, object] = {"id": args.user_id, "first_name": args.first_name}
+    if args.last_name:
+        user["last_name"] = args.last_name
+    if args.username:
+        user["username"] = args.username
+    user["language_code"] = args.lang
+    print(
+        sign_init_data(
+            settings.telegram_bot_token,
+            user,
+            auth_date=int(time.time()),
+            query_id=f"learnbot-cli-{args.user_id}",
+        )
+    )
+
+
+def _telegram_id(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**53:
+        raise argparse.ArgumentTypeError("a Telegram user id: a whole number from 1 to 2^53-1")
+    return int(raw)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="learnbot", description="Back end of a Telegram learning bot's Mini App."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="migrate (in development) and serve the HTTP API")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    sign = commands.add_parser(
+        "sign-init-data", help="print Mini App init data signed with the configured bot token"
+    )
+    sign.add_argument("--user-id", type=_telegram_id, required=True)
+    sign.add_argument("--first-name", default="Ann")
+    sign.add_argument("--last-name")
+    sign.add_argument("--username")
+    sign.add_argument("--lang", default="en", help="the user's Telegram language_code")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as error:
+        print(f"learnbot: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    try:
+        if args.command == "serve":
+            serve(settings)
+        elif args.command == "migrate":
+            migrate(settings)
+        else:
+            print_init_data(settings, args)
+    except ConfigError as error:
+        print(f"learnbot: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    except StorageError as error:
+        print(f"learnbot: database unavailable: {error}", file=sys.stderr)
+        return 1
+    return 0

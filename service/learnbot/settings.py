@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from learnbot.storage import database_dialect
+
+AppEnv = Literal["development", "production"]
+
+DEFAULT_DATABASE_URL = "sqlite:///var/learnbot.db"
+# Bot id 1 does not exist on Telegram, so nothing signed with this token is valid there.
+DEVELOPMENT_BOT_TOKEN = "1:learnbot-development-token-do-not-use-in-production"  # noqa: S105
+APP_ENVS = ("development", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_BOT_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,128}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
+
+
+class ConfigError(ValueError):
+    """A setting that stops start-up; the message names the variable and what is allowed."""
+
+    def __init__(self, variable: str, allowed: str) -> None:
+        super().__init__(f"{variable}: {allowed}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_bot_token: str | None = None
+    telegram_bot_id: int | None = None
+    telegram_test_env: bool = False
+    admin_telegram_ids: frozenset[int] = field(default_factory=frozenset)
+    auth_max_age_seconds: int = 86400
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    app_env: AppEnv = "development"
+    database_pool_size: int = 10
+    database_timeout_seconds: float = 5.0
+    uses_development_token: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        app_env: AppEnv = (
+            "production"
+            if _choice(env, "APP_ENV", APP_ENVS, "development") == "production"
+            else "development"
+        )
+        token = _bot_token(env)
+        bot_id = _optional_int(env, "TELEGRAM_BOT_ID", 1, 2**53 - 1)
+        uses_development_token = False
+        if token is None and bot_id is None:
+            if app_env == "production":
+                raise ConfigError(
+                    "TELEGRAM_BOT_TOKEN",
+                    "required when APP_ENV=production (or set TELEGRAM_BOT_ID to verify "
+                    "sign-ins with Telegram's public key instead)",
+                )
+            token, uses_development_token = DEVELOPMENT_BOT_TOKEN, True
+        return cls(
+            database_url=_database_url(env),
+            telegram_bot_token=token,
+            telegram_bot_id=bot_id,
+            telegram_test_env=_flag(env, "TELEGRAM_TEST_ENV"),
+            admin_telegram_ids=_telegram_ids(env, "ADMIN_TELEGRAM_IDS"),
+            auth_max_age_seconds=_int(env, "AUTH_MAX_AGE_SECONDS", 86400, 1, 30 * 86400),
+            host=_host(env),
+            port=_int(env, "PORT", 8000, 1, 65535),
+            workers=_int(env, "WORKERS", 1, 1, 64),
+            cors_origins=_origins(env),
+            log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO", fold_case=True),
+            app_env=app_env,
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, 1, 200),
+            database_timeout_seconds=float(_int(env, "DATABASE_TIMEOUT_SECONDS", 5, 1, 60)),
+            uses_development_token=uses_development_token,
+        )
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _optional_int(env, name, low, high)
+    return default if value is None else value
+
+
+def _optional_int(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    raw = _value(env, name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(name, f"a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _choice(
+    env: Mapping[str, str],
+    name: str,
+    allowed: tuple[str, ...],
+    default: str,
+    *,
+    fold_case: bool = False,
+) -> str:
+    raw = _value(env, name) or default
+    value = raw.upper() if fold_case else raw
+    if value not in allowed:
+        raise ConfigError(name, "one of " + ", ".join(allowed))
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (_value(env, name) or "0").lower()
+    if raw not in ("0", "1", "true", "false"):
+        raise ConfigError(name, "1 or 0 (true or false)")
+    return raw in ("1", "true")
+
+
+def _bot_token(env: Mapping[str, str]) -> str | None:
+    token = _value(env, "TELEGRAM_BOT_TOKEN")
+    if token is not None and not _BOT_TOKEN.fullmatch(token):
+        # The message must not echo the value: it is a secret.
+        raise ConfigError("TELEGRAM_BOT_TOKEN", "a token as BotFather gives it: <bot id>:<secret>")
+    return token
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = _value(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    try:
+        database_dialect(url)
+    except ValueError as error:
+        raise ConfigError("DATABASE_URL", str(error)) from None
+    return url
+
+
+def _telegram_ids(env: Mapping[str, str], name: str) -> frozenset[int]:
+    raw = _value(env, name) or ""
+    ids: set[int] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if not part.isascii() or not part.isdigit() or not 0 < int(part) < 2**53:
+            raise ConfigError(name, "comma-separated Telegram user ids (positive whole numbers)")
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def _host(env: Mapping[str, str]) -> str:
+    host = _value(env, "HOST") or "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(host):
+            raise ConfigError("HOST", "an IP address (0.0.0.0 for all) or a host name") from None
+    return host
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = _value(env, "CORS_ORIGINS") or ""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if origins == ("*",):
+        return origins
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                "CORS_ORIGINS",
+                "* or comma-separated origins such as https://app.example.com",
+            )
+    return origins
