@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from learnbot.storage.models import (
+    LinkedAccount,
+    MigrationState,
+    SignIn,
+    TelegramProfile,
+    User,
+    UserPage,
+)
+
+
+class StorageError(Exception):
+    """The database could not be reached or did not answer in time."""
+
+
+class AccountConflict(Exception):
+    """A link would break `(provider, external_id)` or `(user, provider)` uniqueness."""
+
+    def __init__(self, provider: str, reason: str) -> None:
+        super().__init__(f"{provider}: {reason}")
+        self.provider = provider
+        self.reason = reason  # "taken" (linked to another user) or "linked" (user has another)
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this store did not hand out."""
+
+
+class UserStore(ABC):
+    """The one storage interface; SQLite and PostgreSQL implement it."""
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def migrate(self) -> list[int]:
+        """Applies pending migrations; returns the versions applied."""
+
+    @abstractmethod
+    async def migration_state(self) -> MigrationState: ...
+
+    @abstractmethod
+    async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
+        """Creates or refreshes the user in one statement."""
+
+    @abstractmethod
+    async def get_user(self, telegram_id: int) -> User | None: ...
+
+    @abstractmethod
+    async def list_accounts(self, user_id: int) -> list[LinkedAccount]: ...
+
+    @abstractmethod
+    async def link_account(
+        self,
+        user_id: int,
+        provider: str,
+        external_id: str,
+        display_name: str | None,
+        linked_at: datetime,
+    ) -> tuple[LinkedAccount, bool]:
+        """Returns the link and whether it is new; relinking the same id updates the name."""
+
+    @abstractmethod
+    async def unlink_account(self, user_id: int, provider: str) -> bool: ...
+
+    @abstractmethod
+    async def list_users(self, limit: int, cursor: str | None) -> UserPage:
+        """Newest first; raises InvalidCursor for a cursor it did not issue."""
+
+    @abstractmethod
+    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None: ...

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramProfile:
+    """What a verified Telegram sign-in tells about its user."""
+
+    telegram_id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_premium: bool = False
+    photo_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    telegram_id: int
+    username: str | None
+    first_name: str
+    last_name: str | None
+    language_code: str | None
+    is_premium: bool
+    photo_url: str | None
+    is_blocked: bool
+    created_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAccount:
+    provider: str
+    external_id: str
+    display_name: str | None
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    user: User
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    users: list[User]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationState:
+    applied: int
+    latest: int
+
+    @property
+    def current(self) -> bool:
+        return self.applied == self.latest

@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from learnbot.storage import migrations
+from learnbot.storage.base import AccountConflict, StorageError, UserStore
+from learnbot.storage.cursor import decode_cursor, encode_cursor
+from learnbot.storage.models import (
+    LinkedAccount,
+    MigrationState,
+    SignIn,
+    TelegramProfile,
+    User,
+    UserPage,
+)
+
+_Connection = AsyncConnection[TupleRow]
+
+
+class PostgresUserStore(UserStore):
+    def __init__(self, conninfo: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
+        self._conninfo = conninfo
+        self._pool_size = pool_size
+        self._timeout = timeout
+        self._pool: AsyncConnectionPool[_Connection] | None = None
+
+    async def open(self) -> None:
+        self._pool = AsyncConnectionPool(
+            self._conninfo,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(2, math.ceil(self._timeout)),
+                "options": f"-c statement_timeout={round(self._timeout * 1000)} -c TimeZone=UTC",
+                "application_name": "learnbot",
+            },
+            min_size=1,
+            max_size=self._pool_size,
+            timeout=self._timeout,
+            # A connection that died with the server is replaced instead of failing a request.
+            check=AsyncConnectionPool.check_connection,
+            name="learnbot",
+            open=False,
+        )
+        # Without waiting: the service starts, and reports not ready, while the database is down.
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def pool_stats(self) -> dict[str, int]:
+        if self._pool is None:
+            return {"size": 0, "available": 0, "waiting": 0, "max": self._pool_size}
+        stats = self._pool.get_stats()
+        return {
+            "size": stats.get("pool_size", 0),
+            "available": stats.get("pool_available", 0),
+            "waiting": stats.get("requests_waiting", 0),
+            "max": stats.get("pool_max", self._pool_size),
+        }
+
+    async def migrate(self) -> list[int]:
+        async with self._connection() as connection:
+            return await migrations.migrate_postgresql(connection)
+
+    async def migration_state(self) -> MigrationState:
+        async with self._connection() as connection:
+            return await migrations.postgresql_migration_state(connection)
+
+    async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                """
+                INSERT INTO users (
+                    telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, created_at, last_seen_at
+                )
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (telegram_id) DO UPDATE SET
+                    username = excluded.username,
+                    first_name = excluded.first_name,
+                    last_name = excluded.last_name,
+                    language_code = excluded.language_code,
+                    is_premium = excluded.is_premium,
+                    photo_url = excluded.photo_url,
+                    last_seen_at = excluded.last_seen_at
+                RETURNING
+                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, is_blocked, created_at, last_seen_at, (xmax = 0) AS created
+                """,
+                (
+                    profile.telegram_id,
+                    profile.username,
+                    profile.first_name,
+                    profile.last_name,
+                    profile.language_code,
+                    profile.is_premium,
+                    profile.photo_url,
+                    _utc(seen_at),
+                    _utc(seen_at),
+                ),
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        return SignIn(user=_user(row), created=row[11])
+
+    async def get_user(self, telegram_id: int) -> User | None:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                """
+                SELECT
+                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, is_blocked, created_at, last_seen_at
+                FROM users
+                WHERE telegram_id = %s
+                """,
+                (telegram_id,),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _user(row)
+
+    async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                """
+                SELECT provider, external_id, display_name, linked_at
+                FROM linked_accounts
+                WHERE user_id = %s
+                ORDER BY provider
+                """,
+                (user_id,),
+            )
+            rows = await cursor.fetchall()
+        return [_account(row) for row in rows]
+
+    async def link_account(
+        self,
+        user_id: int,
+        provider: str,
+        external_id: str,
+        display_name: str | None,
+        linked_at: datetime,
+    ) -> tuple[LinkedAccount, bool]:
+        linked = _utc(linked_at)
+        for _ in range(3):
+            try:
+                row = await self._insert_or_rename_link(
+                    user_id, provider, external_id, display_name, linked
+                )
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name != "linked_accounts_user_id_provider_key":
+                    raise
+                # A racing insert of this very link trips this index before the arbiter sees
+                # it; once that insert has committed, the retry takes the relink path.
+                continue
+            if row is None:
+                raise AccountConflict(provider, "taken")
+            return _account(row), row[4]
+        raise AccountConflict(provider, "linked")
+
+    async def _insert_or_rename_link(
+        self,
+        user_id: int,
+        provider: str,
+        external_id: str,
+        display_name: str | None,
+        linked_at: datetime,
+    ) -> TupleRow | None:
+        """Returns None when another user holds the account."""
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                """
+                INSERT INTO linked_accounts
+                    (user_id, provider, external_id, display_name, linked_at)
+                VALUES (%s, %s, %s, %s, %s)
+                ON CONFLICT (provider, external_id) DO UPDATE
+                    SET display_name = excluded.display_name
+                    WHERE linked_accounts.user_id = excluded.user_id
+                RETURNING provider, external_id, display_name, linked_at, (xmax = 0) AS created
+                """,
+                (user_id, provider, external_id, display_name, linked_at),
+            )
+            return await cursor.fetchone()
+
+    async def unlink_account(self, user_id: int, provider: str) -> bool:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                "DELETE FROM linked_accounts WHERE user_id = %s AND provider = %s",
+                (user_id, provider),
+            )
+            return cursor.rowcount > 0
+
+    async def list_users(self, limit: int, cursor: str | None) -> UserPage:
+        before = None if cursor is None else decode_cursor(cursor)
+        async with self._connection() as connection:
+            if before is None:
+                result = await connection.execute(
+                    """
+                    SELECT
+                        id, telegram_id, username, first_name, last_name, language_code,
+                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                    FROM users
+                    ORDER BY id DESC
+                    LIMIT %s
+                    """,
+                    (limit + 1,),
+                )
+            else:
+                result = await connection.execute(
+                    """
+                    SELECT
+                        id, telegram_id, username, first_name, last_name, language_code,
+                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                    FROM users
+                    WHERE id < %s
+                    ORDER BY id DESC
+                    LIMIT %s
+                    """,
+                    (before, limit + 1),
+                )
+            rows = await result.fetchall()
+        users = [_user(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return UserPage(users=users, next_cursor=encode_cursor(users[-1].id) if more else None)
+
+    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                """
+                UPDATE users SET is_blocked = %s
+                WHERE telegram_id = %s
+                RETURNING
+                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, is_blocked, created_at, last_seen_at
+                """,
+                (blocked, telegram_id),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _user(row)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[_Connection]:
+        if self._pool is None:
+            raise RuntimeError("the store is not open")
+        try:
+            async with self._pool.connection() as connection:
+                yield connection
+        except (psycopg.OperationalError, PoolTimeout, TimeoutError) as exc:
+            # libpq messages name host and port at most; the DSN stays out of the message.
+            raise StorageError(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
+def _user(row: TupleRow) -> User:
+    return User(
+        id=row[0],
+        telegram_id=row[1],
+        username=row[2],
+        first_name=row[3],
+        last_name=row[4],
+        language_code=row[5],
+        is_premium=row[6],
+        photo_url=row[7],
+        is_blocked=row[8],
+        created_at=row[9].astimezone(UTC),
+        last_seen_at=row[10].astimezone(UTC),
+    )
+
+
+def _account(row: TupleRow) -> LinkedAccount:
+    return LinkedAccount(
+        provider=row[0],
+        external_id=row[1],
+        display_name=row[2],
+        linked_at=row[3].astimezone(UTC),
+    )

@@ -1,0 +1,304 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from learnbot.storage import migrations
+from learnbot.storage.base import AccountConflict, StorageError, UserStore
+from learnbot.storage.cursor import decode_cursor, encode_cursor
+from learnbot.storage.models import (
+    LinkedAccount,
+    MigrationState,
+    SignIn,
+    TelegramProfile,
+    User,
+    UserPage,
+)
+
+T = TypeVar("T")
+
+
+class SQLiteUserStore(UserStore):
+    """One connection owned by one thread, so the event loop never waits on the file."""
+
+    def __init__(self, path: Path, *, timeout: float = 5.0) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learnbot-sqlite")
+        try:
+            await self._submit(self._connect)
+        except BaseException:
+            self._executor.shutdown()
+            self._executor = None
+            raise
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        await self._submit(self._disconnect)
+        self._executor.shutdown()
+        self._executor = None
+
+    async def migrate(self) -> list[int]:
+        return await self._run(migrations.migrate_sqlite)
+
+    async def migration_state(self) -> MigrationState:
+        return await self._run(migrations.sqlite_migration_state)
+
+    async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
+        seen = _timestamp(seen_at)
+
+        def upsert(connection: sqlite3.Connection) -> SignIn:
+            (row,) = connection.execute(
+                """
+                INSERT INTO users (
+                    telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, created_at, last_seen_at
+                )
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (telegram_id) DO UPDATE SET
+                    username = excluded.username,
+                    first_name = excluded.first_name,
+                    last_name = excluded.last_name,
+                    language_code = excluded.language_code,
+                    is_premium = excluded.is_premium,
+                    photo_url = excluded.photo_url,
+                    last_seen_at = excluded.last_seen_at
+                RETURNING
+                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, is_blocked, created_at, last_seen_at
+                """,
+                (
+                    profile.telegram_id,
+                    profile.username,
+                    profile.first_name,
+                    profile.last_name,
+                    profile.language_code,
+                    profile.is_premium,
+                    profile.photo_url,
+                    seen,
+                    seen,
+                ),
+            ).fetchall()
+            # An update never touches created_at, so only an insert can leave it equal to now.
+            return SignIn(user=_user(row), created=row[9] == seen)
+
+        return await self._run(upsert)
+
+    async def get_user(self, telegram_id: int) -> User | None:
+        def get(connection: sqlite3.Connection) -> User | None:
+            row = connection.execute(
+                """
+                SELECT
+                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, is_blocked, created_at, last_seen_at
+                FROM users
+                WHERE telegram_id = ?
+                """,
+                (telegram_id,),
+            ).fetchone()
+            return None if row is None else _user(row)
+
+        return await self._run(get)
+
+    async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
+        def accounts(connection: sqlite3.Connection) -> list[LinkedAccount]:
+            rows = connection.execute(
+                """
+                SELECT provider, external_id, display_name, linked_at
+                FROM linked_accounts
+                WHERE user_id = ?
+                ORDER BY provider
+                """,
+                (user_id,),
+            ).fetchall()
+            return [_account(row) for row in rows]
+
+        return await self._run(accounts)
+
+    async def link_account(
+        self,
+        user_id: int,
+        provider: str,
+        external_id: str,
+        display_name: str | None,
+        linked_at: datetime,
+    ) -> tuple[LinkedAccount, bool]:
+        linked = _timestamp(linked_at)
+
+        def link(connection: sqlite3.Connection) -> tuple[LinkedAccount, bool]:
+            # BEGIN IMMEDIATE takes the write lock first, so checking before writing cannot race.
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                owner = connection.execute(
+                    "SELECT user_id FROM linked_accounts WHERE provider = ? AND external_id = ?",
+                    (provider, external_id),
+                ).fetchone()
+                if owner is not None and owner[0] != user_id:
+                    raise AccountConflict(provider, "taken")
+                if owner is not None:
+                    (row,) = connection.execute(
+                        """
+                        UPDATE linked_accounts SET display_name = ?
+                        WHERE provider = ? AND external_id = ?
+                        RETURNING provider, external_id, display_name, linked_at
+                        """,
+                        (display_name, provider, external_id),
+                    ).fetchall()
+                    return _account(row), False
+                other = connection.execute(
+                    "SELECT 1 FROM linked_accounts WHERE user_id = ? AND provider = ?",
+                    (user_id, provider),
+                ).fetchone()
+                if other is not None:
+                    raise AccountConflict(provider, "linked")
+                (row,) = connection.execute(
+                    """
+                    INSERT INTO linked_accounts
+                        (user_id, provider, external_id, display_name, linked_at)
+                    VALUES (?, ?, ?, ?, ?)
+                    RETURNING provider, external_id, display_name, linked_at
+                    """,
+                    (user_id, provider, external_id, display_name, linked),
+                ).fetchall()
+                return _account(row), True
+
+        return await self._run(link)
+
+    async def unlink_account(self, user_id: int, provider: str) -> bool:
+        def unlink(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "DELETE FROM linked_accounts WHERE user_id = ? AND provider = ?",
+                (user_id, provider),
+            )
+            return cursor.rowcount > 0
+
+        return await self._run(unlink)
+
+    async def list_users(self, limit: int, cursor: str | None) -> UserPage:
+        before = None if cursor is None else decode_cursor(cursor)
+
+        def page(connection: sqlite3.Connection) -> UserPage:
+            if before is None:
+                rows = connection.execute(
+                    """
+                    SELECT
+                        id, telegram_id, username, first_name, last_name, language_code,
+                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                    FROM users
+                    ORDER BY id DESC
+                    LIMIT ?
+                    """,
+                    (limit + 1,),
+                ).fetchall()
+            else:
+                rows = connection.execute(
+                    """
+                    SELECT
+                        id, telegram_id, username, first_name, last_name, language_code,
+                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                    FROM users
+                    WHERE id < ?
+                    ORDER BY id DESC
+                    LIMIT ?
+                    """,
+                    (before, limit + 1),
+                ).fetchall()
+            users = [_user(row) for row in rows[:limit]]
+            more = len(rows) > limit
+            return UserPage(users=users, next_cursor=encode_cursor(users[-1].id) if more else None)
+
+        return await self._run(page)
+
+    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
+        def block(connection: sqlite3.Connection) -> User | None:
+            rows = connection.execute(
+                """
+                UPDATE users SET is_blocked = ?
+                WHERE telegram_id = ?
+                RETURNING
+                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
+                    photo_url, is_blocked, created_at, last_seen_at
+                """,
+                (blocked, telegram_id),
+            ).fetchall()
+            return _user(rows[0]) if rows else None
+
+        return await self._run(block)
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            if self._connection is None:
+                raise RuntimeError("the store is not open")
+            return work(self._connection)
+
+        return await self._submit(call)
+
+    async def _submit(self, call: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("the store is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise StorageError(f"SQLite database unavailable: {exc}") from exc
+
+    def _connect(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: sqlite3 must not open transactions behind our back.
+        connection = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _timestamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _from_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row[0],
+        telegram_id=row[1],
+        username=row[2],
+        first_name=row[3],
+        last_name=row[4],
+        language_code=row[5],
+        is_premium=bool(row[6]),
+        photo_url=row[7],
+        is_blocked=bool(row[8]),
+        created_at=_from_timestamp(row[9]),
+        last_seen_at=_from_timestamp(row[10]),
+    )
+
+
+def _account(row: Any) -> LinkedAccount:
+    return LinkedAccount(
+        provider=row[0],
+        external_id=row[1],
+        display_name=row[2],
+        linked_at=_from_timestamp(row[3]),
+    )

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import httpx
+
+from service_process import ADMIN_ID, init_data, new_telegram_id, tma
+
+PROBLEM = "application/problem+json"
+
+
+def sign_in(client: httpx.Client, telegram_id: int) -> None:
+    response = client.post("/auth/telegram", json={"init_data": init_data(telegram_id)})
+    assert response.status_code == 200
+
+
+def test_non_admin_is_403(client: httpx.Client) -> None:
+    headers = tma(new_telegram_id())
+    for method, path in (
+        ("GET", "/admin/users"),
+        ("POST", "/admin/users/1/block"),
+        ("POST", "/admin/users/1/unblock"),
+    ):
+        response = client.request(method, path, headers=headers)
+        assert response.status_code == 403, path
+        assert response.headers["content-type"] == PROBLEM
+
+
+def test_admin_endpoints_need_sign_in(client: httpx.Client) -> None:
+    assert client.get("/admin/users").status_code == 401
+
+
+def test_users_are_listed_newest_first_across_pages(client: httpx.Client) -> None:
+    created = [new_telegram_id() for _ in range(5)]
+    for telegram_id in created:
+        sign_in(client, telegram_id)
+    admin = tma(ADMIN_ID)
+    seen: list[int] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/admin/users", params=params, headers=admin)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["users"]) <= 2
+        seen.extend(u["telegram_id"] for u in body["users"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen))
+    positions = [seen.index(t) for t in created]
+    assert positions == sorted(positions, reverse=True)
+
+
+def test_bad_paging_parameters_are_422(client: httpx.Client) -> None:
+    admin = tma(ADMIN_ID)
+    for params in ({"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"cursor": "nope"}):
+        response = client.get("/admin/users", params=params, headers=admin)
+        assert response.status_code == 422, params
+        assert response.headers["content-type"] == PROBLEM
+
+
+def test_block_and_unblock(client: httpx.Client) -> None:
+    telegram_id = new_telegram_id()
+    sign_in(client, telegram_id)
+    admin = tma(ADMIN_ID)
+    blocked = client.post(f"/admin/users/{telegram_id}/block", headers=admin)
+    assert blocked.status_code == 200
+    assert blocked.json()["is_blocked"] is True
+    assert client.get("/me", headers=tma(telegram_id)).status_code == 403
+
+    unblocked = client.post(f"/admin/users/{telegram_id}/unblock", headers=admin)
+    assert unblocked.json()["is_blocked"] is False
+    assert client.get("/me", headers=tma(telegram_id)).status_code == 200
+
+
+def test_blocking_an_unknown_user_is_404(client: httpx.Client) -> None:
+    admin = tma(ADMIN_ID)
+    for telegram_id in (new_telegram_id(), 2**70, 0):
+        response = client.post(f"/admin/users/{telegram_id}/block", headers=admin)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == PROBLEM

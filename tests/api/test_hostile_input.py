@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from service_process import Server, new_telegram_id, tma
+
+PROBLEM = "application/problem+json"
+
+
+def test_body_over_64_kib_is_413(client: httpx.Client) -> None:
+    response = client.post("/auth/telegram", content=b"{" + b" " * (64 * 1024) + b"}")
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["status"] == 413
+
+
+def test_chunked_body_over_64_kib_is_413(client: httpx.Client) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(80):
+            yield b" " * 1024
+
+    response = client.post("/me/accounts", content=chunks(), headers=tma(new_telegram_id()))
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'"string"',
+        b"null",
+        b"{",
+        b"[" * 20000 + b"]" * 20000,
+        b'{"init_data": "\\ud800"}',
+        '{"init_data": "\u0000"}'.encode(),
+        b"\xff\xfe\x00",
+        b'{"id": 1e400, "hash": "x", "auth_date": 1, "first_name": "a"}',
+        b'{"id": true, "hash": "x", "auth_date": 1, "first_name": "a"}',
+        b'{"id": 1, "hash": {"x": 1}, "auth_date": [1], "first_name": null}',
+        b'{"init_data": "' + b"a=b&" * 5000 + b'"}',
+    ],
+)
+def test_hostile_sign_in_bodies_never_500(client: httpx.Client, body: bytes) -> None:
+    response = client.post(
+        "/auth/telegram", content=body, headers={"content-type": "application/json"}
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "tma",
+        "tma ?",
+        "tma %",
+        "tma %ZZ",
+        "tma hash=",
+        "tma user=%7B&hash=1",
+        "tma " + "x" * 7000,
+        "tma user=%7B%22id%22%3A%22abc%22%7D&auth_date=1&hash=0",
+    ],
+)
+def test_hostile_authorization_headers_are_401(client: httpx.Client, value: str) -> None:
+    response = client.get("/me", headers={"Authorization": value})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_oversized_headers_are_a_problem_document(client: httpx.Client) -> None:
+    response = client.get("/me", headers={"Authorization": "tma " + "x" * 20000})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_malformed_http_is_answered_not_crashed(server: Server) -> None:
+    parts = urlsplit(server.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(b"GARBAGE / HTTP/9.9\r\nHost: x\r\n\r\n")
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 4")
+    assert httpx.get(server.url + "/health").status_code == 200

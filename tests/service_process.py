@@ -1,0 +1,117 @@
+"""Starting `learnbot serve` as a real process, and signing requests for it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from learnbot.auth import sign_init_data
+
+BOT_TOKEN = "123456789:AAtest-token-for-the-learnbot-suite_0123456"
+ADMIN_ID = 900_000_001
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def server_env(database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "ADMIN_", "DATABASE_", "APP_", "CORS_", "WORKERS"))
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        ADMIN_TELEGRAM_IDS=str(ADMIN_ID),
+        APP_ENV="development",
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        WORKERS="1",
+        LOG_LEVEL="INFO",
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v != ""}
+
+
+def start_server(env: Mapping[str, str], log_path: Path, *, timeout: float = 30) -> Server:
+    """Starts `learnbot serve` as its own process and waits until /health answers."""
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "learnbot", "serve"],
+            env=dict(env),
+            cwd=log_path.parent,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    server = Server(process, f"http://127.0.0.1:{env['PORT']}", log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"learnbot serve exited {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"learnbot serve did not answer in {timeout} s:\n{server.log()}")
+
+
+def new_telegram_id() -> int:
+    return secrets.randbelow(2**52 - 10**9) + 10**9
+
+
+def init_data(
+    telegram_id: int,
+    *,
+    first_name: str = "Ann",
+    token: str = BOT_TOKEN,
+    auth_date: int | None = None,
+    **user: object,
+) -> str:
+    return sign_init_data(
+        token,
+        {"id": telegram_id, "first_name": first_name, **user},
+        auth_date=int(time.time()) if auth_date is None else auth_date,
+        query_id="AAHdF6IQAAAAAN0XohDhrOrc",
+    )
+
+
+def tma(telegram_id: int, **user: object) -> dict[str, str]:
+    return {"Authorization": "tma " + init_data(telegram_id, **user)}

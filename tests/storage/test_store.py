@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from learnbot.storage import (
+    AccountConflict,
+    InvalidCursor,
+    LinkedAccount,
+    TelegramProfile,
+    UserStore,
+)
+
+T0 = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+def profile(telegram_id: int = 1001, **changes: object) -> TelegramProfile:
+    fields: dict[str, object] = {
+        "telegram_id": telegram_id,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "username": "ada",
+        "language_code": "en",
+        "is_premium": False,
+        "photo_url": "https://t.me/i/userpic/ada.jpg",
+    }
+    fields.update(changes)
+    return TelegramProfile(**fields)  # type: ignore[arg-type]
+
+
+async def test_migrate_again_applies_nothing(store: UserStore) -> None:
+    assert await store.migrate() == []
+    state = await store.migration_state()
+    assert state.current
+    assert state.applied >= 1
+
+
+async def test_upsert_creates_a_user(store: UserStore) -> None:
+    sign_in = await store.upsert_user(profile(), T0)
+
+    assert sign_in.created
+    user = sign_in.user
+    assert user.id >= 1
+    assert (user.telegram_id, user.first_name, user.last_name) == (1001, "Ada", "Lovelace")
+    assert (user.username, user.language_code, user.is_premium) == ("ada", "en", False)
+    assert user.photo_url == "https://t.me/i/userpic/ada.jpg"
+    assert not user.is_blocked
+    assert user.created_at == user.last_seen_at == T0
+    assert user.created_at.tzinfo == UTC
+    assert await store.get_user(1001) == user
+
+
+async def test_upsert_refreshes_an_existing_user(store: UserStore) -> None:
+    first = await store.upsert_user(profile(), T0)
+    later = T0 + timedelta(days=2, microseconds=7)
+    changed = profile(
+        first_name="Augusta",
+        last_name=None,
+        username=None,
+        language_code="ru",
+        is_premium=True,
+        photo_url=None,
+    )
+
+    second = await store.upsert_user(changed, later)
+
+    assert not second.created
+    user = second.user
+    assert user.id == first.user.id
+    assert (user.first_name, user.last_name, user.username) == ("Augusta", None, None)
+    assert (user.language_code, user.is_premium, user.photo_url) == ("ru", True, None)
+    assert user.created_at == T0
+    assert user.last_seen_at == later
+    assert await store.get_user(1001) == user
+
+
+async def test_upsert_never_unblocks(store: UserStore) -> None:
+    await store.upsert_user(profile(), T0)
+    await store.set_blocked(1001, True)
+
+    again = await store.upsert_user(profile(), T0 + timedelta(seconds=1))
+
+    assert again.user.is_blocked
+
+
+async def test_timestamps_come_back_as_utc(store: UserStore) -> None:
+    moscow = timezone(timedelta(hours=3))
+    seen = datetime(2025, 3, 1, 15, 30, 15, 123456, tzinfo=moscow)
+
+    user = (await store.upsert_user(profile(), seen)).user
+
+    assert user.last_seen_at == T0
+    assert user.last_seen_at.tzinfo == UTC
+    assert user.last_seen_at.utcoffset() == timedelta(0)
+
+
+async def test_naive_timestamps_are_refused(store: UserStore) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await store.upsert_user(profile(), T0.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize("telegram_id", [2**52 - 1, 2**52, 2**52 + 1, 2**63 - 1])
+async def test_large_telegram_ids_round_trip(store: UserStore, telegram_id: int) -> None:
+    created = await store.upsert_user(profile(telegram_id), T0)
+
+    assert created.user.telegram_id == telegram_id
+    fetched = await store.get_user(telegram_id)
+    assert fetched is not None
+    assert fetched.telegram_id == telegram_id
+    assert await store.get_user(telegram_id - 1) is None
+
+
+async def test_unicode_names_round_trip(store: UserStore) -> None:
+    names = profile(first_name="Ёжик 🦔", last_name="李小龍 مرحبا", username="zoë_ß")
+
+    user = (await store.upsert_user(names, T0)).user
+
+    assert (user.first_name, user.last_name, user.username) == ("Ёжик 🦔", "李小龍 مرحبا", "zoë_ß")
+    assert await store.get_user(1001) == user
+
+
+async def test_an_unknown_user_is_none(store: UserStore) -> None:
+    assert await store.get_user(404) is None
+
+
+async def test_link_then_list_by_provider(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+
+    github, github_new = await store.link_account(user.id, "github", "gh-1", "ada-gh", T0)
+    google, google_new = await store.link_account(user.id, "google", "g-1", None, T0)
+    apple, apple_new = await store.link_account(user.id, "apple", "a-1", "Ada", T0)
+
+    assert (github_new, google_new, apple_new) == (True, True, True)
+    assert github == LinkedAccount("github", "gh-1", "ada-gh", T0)
+    assert google == LinkedAccount("google", "g-1", None, T0)
+    assert await store.list_accounts(user.id) == [apple, github, google]
+    assert await store.list_accounts(user.id + 1000) == []
+
+
+async def test_relinking_the_same_account_updates_its_name(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    await store.link_account(user.id, "github", "gh-1", "old name", T0)
+
+    account, new = await store.link_account(
+        user.id, "github", "gh-1", "new name", T0 + timedelta(hours=1)
+    )
+
+    assert not new
+    assert account == LinkedAccount("github", "gh-1", "new name", T0)
+    assert await store.list_accounts(user.id) == [account]
+
+
+async def test_a_second_account_of_a_provider_conflicts_as_linked(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    await store.link_account(user.id, "github", "gh-1", None, T0)
+
+    with pytest.raises(AccountConflict) as caught:
+        await store.link_account(user.id, "github", "gh-2", None, T0)
+
+    assert (caught.value.provider, caught.value.reason) == ("github", "linked")
+    assert [a.external_id for a in await store.list_accounts(user.id)] == ["gh-1"]
+
+
+async def test_an_account_of_another_user_conflicts_as_taken(store: UserStore) -> None:
+    owner = (await store.upsert_user(profile(1), T0)).user
+    other = (await store.upsert_user(profile(2), T0)).user
+    await store.link_account(owner.id, "github", "gh-1", "owner", T0)
+
+    with pytest.raises(AccountConflict) as caught:
+        await store.link_account(other.id, "github", "gh-1", "thief", T0)
+
+    assert (caught.value.provider, caught.value.reason) == ("github", "taken")
+    assert await store.list_accounts(other.id) == []
+    assert [a.display_name for a in await store.list_accounts(owner.id)] == ["owner"]
+
+
+async def test_unlink(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    await store.link_account(user.id, "github", "gh-1", None, T0)
+    await store.link_account(user.id, "google", "g-1", None, T0)
+
+    assert await store.unlink_account(user.id, "github")
+    assert not await store.unlink_account(user.id, "github")
+    assert not await store.unlink_account(user.id, "gitlab")
+    assert [a.provider for a in await store.list_accounts(user.id)] == ["google"]
+    # Once unlinked, the account may be linked again, by anyone.
+    other = (await store.upsert_user(profile(2), T0)).user
+    _, new = await store.link_account(other.id, "github", "gh-1", None, T0)
+    assert new
+
+
+async def test_pages_run_newest_first_without_overlap(store: UserStore) -> None:
+    for n in range(7):
+        await store.upsert_user(profile(5000 + n), T0 + timedelta(minutes=n))
+
+    first = await store.list_users(3, None)
+    assert first.next_cursor is not None
+    second = await store.list_users(3, first.next_cursor)
+    assert second.next_cursor is not None
+    third = await store.list_users(3, second.next_cursor)
+
+    assert [len(page.users) for page in (first, second, third)] == [3, 3, 1]
+    assert third.next_cursor is None
+    telegram_ids = [u.telegram_id for page in (first, second, third) for u in page.users]
+    assert telegram_ids == [5006, 5005, 5004, 5003, 5002, 5001, 5000]
+
+
+async def test_a_full_last_page_has_no_cursor(store: UserStore) -> None:
+    for n in range(6):
+        await store.upsert_user(profile(5000 + n), T0)
+
+    first = await store.list_users(3, None)
+    assert first.next_cursor is not None
+    second = await store.list_users(3, first.next_cursor)
+
+    assert len(second.users) == 3
+    assert second.next_cursor is None
+
+
+async def test_an_empty_store_has_one_empty_page(store: UserStore) -> None:
+    page = await store.list_users(100, None)
+
+    assert page.users == []
+    assert page.next_cursor is None
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["", "garbage", "zzzz!!!!", _b64("u:-1"), _b64("u:abc"), _b64("user:5"), _b64("5"), "dTo"],
+)
+async def test_a_foreign_cursor_is_invalid(store: UserStore, cursor: str) -> None:
+    await store.upsert_user(profile(), T0)
+
+    with pytest.raises(InvalidCursor):
+        await store.list_users(10, cursor)
+
+
+async def test_set_blocked(store: UserStore) -> None:
+    await store.upsert_user(profile(), T0)
+
+    blocked = await store.set_blocked(1001, True)
+    assert blocked is not None
+    assert blocked.is_blocked
+    assert await store.get_user(1001) == blocked
+
+    unblocked = await store.set_blocked(1001, False)
+    assert unblocked is not None
+    assert not unblocked.is_blocked
+    assert unblocked.last_seen_at == T0
+
+
+async def test_set_blocked_on_an_unknown_user_is_none(store: UserStore) -> None:
+    assert await store.set_blocked(404, True) is None
+    assert await store.get_user(404) is None

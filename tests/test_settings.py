@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+
+from learnbot.settings import DEVELOPMENT_BOT_TOKEN, ConfigError, Settings
+
+TOKEN = "123456:AAabc-def_ghi"
+
+
+def test_defaults_for_a_laptop() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite:///var/learnbot.db"
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8000
+    assert settings.workers == 1
+    assert settings.app_env == "development"
+    assert settings.auth_max_age_seconds == 86400
+    assert settings.telegram_bot_token == DEVELOPMENT_BOT_TOKEN
+    assert settings.uses_development_token is True
+    assert settings.admin_telegram_ids == frozenset()
+    assert settings.cors_origins == ()
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://learnbot:pw@db:5432/learnbot",
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_BOT_ID": "123456",
+            "TELEGRAM_TEST_ENV": "1",
+            "ADMIN_TELEGRAM_IDS": " 1, 22 ,333,",
+            "AUTH_MAX_AGE_SECONDS": "3600",
+            "HOST": "0.0.0.0",
+            "PORT": "9000",
+            "WORKERS": "4",
+            "CORS_ORIGINS": "https://app.example.com, http://localhost:5173/",
+            "LOG_LEVEL": "debug",
+            "APP_ENV": "production",
+            "DATABASE_POOL_SIZE": "20",
+            "DATABASE_TIMEOUT_SECONDS": "3",
+        }
+    )
+    assert settings.database_url == "postgresql://learnbot:pw@db:5432/learnbot"
+    assert settings.telegram_bot_token == TOKEN
+    assert settings.telegram_bot_id == 123456
+    assert settings.telegram_test_env is True
+    assert settings.admin_telegram_ids == frozenset({1, 22, 333})
+    assert settings.auth_max_age_seconds == 3600
+    assert (settings.host, settings.port, settings.workers) == ("0.0.0.0", 9000, 4)
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
+    assert settings.log_level == "DEBUG"
+    assert settings.app_env == "production"
+    assert settings.database_pool_size == 20
+    assert settings.database_timeout_seconds == 3.0
+    assert settings.uses_development_token is False
+
+
+def test_production_needs_a_token_or_a_bot_id() -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"APP_ENV": "production"})
+    assert error.value.variable == "TELEGRAM_BOT_TOKEN"
+    assert "TELEGRAM_BOT_ID" in str(error.value)
+    bot_id_only = Settings.from_env({"APP_ENV": "production", "TELEGRAM_BOT_ID": "42"})
+    assert bot_id_only.telegram_bot_token is None
+    assert bot_id_only.telegram_bot_id == 42
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [
+        ("PORT", "0", "1 to 65535"),
+        ("PORT", "80a", "1 to 65535"),
+        ("PORT", "70000", "1 to 65535"),
+        ("WORKERS", "-1", "1 to 64"),
+        ("AUTH_MAX_AGE_SECONDS", "0", "1 to"),
+        ("APP_ENV", "staging", "development, production"),
+        ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
+        ("DATABASE_URL", "mysql://x", "sqlite:///"),
+        ("ADMIN_TELEGRAM_IDS", "1,abc", "comma-separated"),
+        ("ADMIN_TELEGRAM_IDS", "-5", "comma-separated"),
+        ("TELEGRAM_BOT_ID", "bot", "whole number"),
+        ("TELEGRAM_TEST_ENV", "yes", "1 or 0"),
+        ("HOST", "bad host!", "IP address"),
+        ("CORS_ORIGINS", "app.example.com", "https://"),
+        ("DATABASE_POOL_SIZE", "0", "1 to 200"),
+    ],
+)
+def test_bad_values_name_the_variable_and_what_is_allowed(
+    variable: str, value: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({variable: value})
+    assert error.value.variable == variable
+    assert str(error.value).startswith(f"{variable}: ")
+    assert allowed in str(error.value)
+
+
+def test_a_bad_token_is_refused_without_echoing_it() -> None:
+    secret = "not a token but a secret"
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"TELEGRAM_BOT_TOKEN": secret})
+    assert error.value.variable == "TELEGRAM_BOT_TOKEN"
+    assert secret not in str(error.value)
+
+
+def test_a_bad_database_url_is_refused_without_echoing_it() -> None:
+    url = "mysql://user:hunter2@db/x"
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"DATABASE_URL": url})
+    assert "hunter2" not in str(error.value)
