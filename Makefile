@@ -19,7 +19,7 @@ $(INSTALLED): pyproject.toml
 
 run: $(INSTALLED) ## serve the API on http://127.0.0.1:8000 (SQLite in ./var unless DATABASE_URL is set)
 	mkdir -p var
-	$(BIN)/learnbot serve
+	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/metrics} $(BIN)/learnbot serve
 
 migrate: $(INSTALLED) ## apply pending migrations to DATABASE_URL
 	$(BIN)/learnbot migrate

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,18 +66,37 @@ def postgres_server_url() -> Iterator[str]:
         yield from throwaway_postgres_server()
 
 
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A fresh, empty database on the server, dropped afterwards."""
     name = f"learnbot_test_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_server_url, autocommit=True, connect_timeout=5) as connection:
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield urlsplit(postgres_server_url)._replace(path=f"/{name}").geturl()
+        yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
     finally:
-        with psycopg.connect(postgres_server_url, autocommit=True, connect_timeout=5) as connection:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as connection:
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def session_postgres_url(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture

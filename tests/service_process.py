@@ -33,6 +33,7 @@ class Server:
     process: subprocess.Popen[str]
     url: str
     log_path: Path
+    backend: str = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -69,10 +70,11 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
 
 def start_server(env: Mapping[str, str], log_path: Path, *, timeout: float = 30) -> Server:
     """Starts `learnbot serve` as its own process and waits until /health answers."""
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(log_path.parent / "metrics"), **env}
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "learnbot", "serve"],
-            env=dict(env),
+            env=env,
             cwd=log_path.parent,
             stdout=log_file,
             stderr=subprocess.STDOUT,

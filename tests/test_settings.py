@@ -19,6 +19,9 @@ def test_defaults_for_a_laptop() -> None:
     assert settings.uses_development_token is True
     assert settings.admin_telegram_ids == frozenset()
     assert settings.cors_origins == ()
+    assert settings.log_format == "json"
+    assert settings.sentry_dsn is None
+    assert settings.sentry_environment == "development"
 
 
 def test_every_variable_is_read() -> None:
@@ -38,6 +41,10 @@ def test_every_variable_is_read() -> None:
             "APP_ENV": "production",
             "DATABASE_POOL_SIZE": "20",
             "DATABASE_TIMEOUT_SECONDS": "3",
+            "LOG_FORMAT": "console",
+            "SENTRY_DSN": "https://abc123@o1.ingest.sentry.io/42",
+            "SENTRY_ENVIRONMENT": "staging",
+            "APP_REVISION": "1a2b3c4",
         }
     )
     assert settings.database_url == "postgresql://learnbot:pw@db:5432/learnbot"
@@ -53,6 +60,12 @@ def test_every_variable_is_read() -> None:
     assert settings.database_pool_size == 20
     assert settings.database_timeout_seconds == 3.0
     assert settings.uses_development_token is False
+    assert settings.log_format == "console"
+    assert settings.sentry_dsn == "https://abc123@o1.ingest.sentry.io/42"
+    assert settings.sentry_environment == "staging"
+    assert settings.revision == "1a2b3c4"
+    for secret in ("abc123", "pw@db", TOKEN):
+        assert secret not in repr(settings)
 
 
 def test_production_needs_a_token_or_a_bot_id() -> None:
@@ -83,6 +96,10 @@ def test_production_needs_a_token_or_a_bot_id() -> None:
         ("HOST", "bad host!", "IP address"),
         ("CORS_ORIGINS", "app.example.com", "https://"),
         ("DATABASE_POOL_SIZE", "0", "1 to 200"),
+        ("LOG_FORMAT", "xml", "json, console"),
+        ("SENTRY_DSN", "not-a-dsn", "https://<key>@<host>/<project id>"),
+        ("SENTRY_ENVIRONMENT", "has space", "letters, digits"),
+        ("APP_REVISION", "x" * 65, "1 to 64"),
     ],
 )
 def test_bad_values_name_the_variable_and_what_is_allowed(

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 from http import HTTPStatus
 from types import SimpleNamespace
 
@@ -25,6 +28,11 @@ from learnbot.api.problems import (
     Problem,
     RequestRejected,
 )
+from learnbot.observability import metrics
+from learnbot.observability.logs import logging_config
+from learnbot.observability.requests import begin_request, end_request
+from learnbot.observability.sentry import init_sentry
+from learnbot.observability.timed_store import TimedStore
 from learnbot.settings import Settings
 from learnbot.storage import StorageError, open_store
 
@@ -33,6 +41,7 @@ log = logging.getLogger("learnbot")
 App = Sanic[Config, SimpleNamespace]
 
 MAX_BODY_BYTES = 64 * 1024
+POOL_GAUGE_SECONDS = 5.0
 
 
 class ProblemErrorHandler(ErrorHandler):
@@ -72,7 +81,13 @@ def as_problem(exception: Exception) -> Problem:
 
 
 def create_app(settings: Settings, name: str = "learnbot") -> App:
-    app = Sanic(name, error_handler=ProblemErrorHandler())
+    if settings.sentry_dsn:
+        init_sentry(settings.sentry_dsn, settings.sentry_environment)
+    app = Sanic(
+        name,
+        error_handler=ProblemErrorHandler(),
+        log_config=logging_config(settings.log_level, settings.log_format),
+    )
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.OAS_URL_PREFIX = "/docs"
@@ -99,18 +114,41 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     )
     for blueprint in (ops.bp, auth.bp, me.bp, admin.bp):
         app.blueprint(blueprint)
+    app.on_request(begin_request, priority=1000)
+    app.on_response(end_request, priority=1000)  # type: ignore[no-untyped-call]
 
     @app.before_server_start
     async def open_database(app: App) -> None:
-        app.ctx.store = open_store(
-            settings.database_url,
-            pool_size=settings.database_pool_size,
-            timeout=settings.database_timeout_seconds,
+        app.ctx.metrics_registry = metrics.exposition_registry()
+        metrics.BUILD_INFO.labels(__version__, settings.revision).set(1)
+        app.ctx.store = TimedStore(
+            open_store(
+                settings.database_url,
+                pool_size=settings.database_pool_size,
+                timeout=settings.database_timeout_seconds,
+            )
         )
         await app.ctx.store.open()
+
+    @app.after_server_start
+    async def start_pool_gauges(app: App) -> None:
+        app.ctx.pool_gauges = asyncio.get_running_loop().create_task(_pool_gauges(app))
+
+    @app.before_server_stop
+    async def stop_pool_gauges(app: App) -> None:
+        app.ctx.pool_gauges.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.ctx.pool_gauges
 
     @app.after_server_stop
     async def close_database(app: App) -> None:
         await app.ctx.store.close()
+        metrics.mark_worker_dead(os.getpid())
 
     return app
+
+
+async def _pool_gauges(app: App) -> None:
+    while True:
+        app.ctx.store.publish_pool_gauges()
+        await asyncio.sleep(POOL_GAUGE_SECONDS)

@@ -3,34 +3,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.config
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sanic import Sanic
-from sanic.worker.loader import AppLoader
-
-from learnbot.app import App, create_app
 from learnbot.auth import sign_init_data
+from learnbot.observability.logs import logging_config
+from learnbot.observability.metrics import MULTIPROC_DIR_VARIABLE, reset_multiproc_dir
 from learnbot.settings import ConfigError, Settings
 from learnbot.storage import StorageError, open_store
+
+if TYPE_CHECKING:
+    from learnbot.app import App
 
 log = logging.getLogger("learnbot")
 
 
 def app_from_environment() -> App:
     """The factory each Sanic worker process calls; it reads the same environment."""
-    settings = Settings.from_env(os.environ)
-    _configure_logging(settings)
-    return create_app(settings)
+    from learnbot.app import create_app
+
+    return create_app(Settings.from_env(os.environ))
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+
+
+def _prepare_metrics_dir() -> None:
+    """Workers share one PROMETHEUS_MULTIPROC_DIR, emptied before they start."""
+    configured = os.environ.get(MULTIPROC_DIR_VARIABLE)
+    if configured:
+        reset_multiproc_dir(Path(configured))
+        return
+    # Workers are spawned, so they inherit this and import prometheus_client after it is set.
+    private = tempfile.mkdtemp(prefix="learnbot-metrics-")
+    os.environ[MULTIPROC_DIR_VARIABLE] = private
+    log.warning(
+        "%s is not set: worker metrics are collected in %s", MULTIPROC_DIR_VARIABLE, private
     )
 
 
@@ -52,6 +67,9 @@ def migrate(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
     if settings.uses_development_token:
         log.warning(
             "TELEGRAM_BOT_TOKEN is not set: signing in with the fixed development token "
@@ -59,6 +77,7 @@ def serve(settings: Settings) -> None:
         )
     if settings.app_env == "development":
         migrate(settings)
+    _prepare_metrics_dir()
     loader = AppLoader(factory=app_from_environment)
     app = loader.load()
     app.prepare(

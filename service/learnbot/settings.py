@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from learnbot.observability.logs import LogFormat
 from learnbot.storage import database_dialect
 
 AppEnv = Literal["development", "production"]
@@ -14,9 +15,14 @@ DEFAULT_DATABASE_URL = "sqlite:///var/learnbot.db"
 # Bot id 1 does not exist on Telegram, so nothing signed with this token is valid there.
 DEVELOPMENT_BOT_TOKEN = "1:learnbot-development-token-do-not-use-in-production"  # noqa: S105
 APP_ENVS = ("development", "production")
+LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _BOT_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,128}$")
+_LABEL = re.compile(r"[A-Za-z0-9._:/+-]{1,64}")
+_SENTRY_DSN = re.compile(
+    r"https?://[A-Za-z0-9]+(:[A-Za-z0-9]+)?@[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+)*/[0-9]+"
+)
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?$")
 
 
@@ -30,8 +36,9 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    telegram_bot_token: str | None = None
+    # Secrets stay out of repr(), so a logged Settings never carries them.
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    telegram_bot_token: str | None = field(default=None, repr=False)
     telegram_bot_id: int | None = None
     telegram_test_env: bool = False
     admin_telegram_ids: frozenset[int] = field(default_factory=frozenset)
@@ -45,16 +52,20 @@ class Settings:
     database_pool_size: int = 10
     database_timeout_seconds: float = 5.0
     uses_development_token: bool = False
+    log_format: LogFormat = "json"
+    sentry_dsn: str | None = field(default=None, repr=False)
+    sentry_environment: str = "development"
+    revision: str = "unknown"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         app_env: AppEnv = (
             "production"
-            if _choice(env, "APP_ENV", APP_ENVS, "development") == "production"
+            if choice_setting(env, "APP_ENV", APP_ENVS, "development") == "production"
             else "development"
         )
         token = _bot_token(env)
-        bot_id = _optional_int(env, "TELEGRAM_BOT_ID", 1, 2**53 - 1)
+        bot_id = optional_int_setting(env, "TELEGRAM_BOT_ID", 1, 2**53 - 1)
         uses_development_token = False
         if token is None and bot_id is None:
             if app_env == "production":
@@ -68,33 +79,39 @@ class Settings:
             database_url=_database_url(env),
             telegram_bot_token=token,
             telegram_bot_id=bot_id,
-            telegram_test_env=_flag(env, "TELEGRAM_TEST_ENV"),
+            telegram_test_env=flag_setting(env, "TELEGRAM_TEST_ENV"),
             admin_telegram_ids=_telegram_ids(env, "ADMIN_TELEGRAM_IDS"),
-            auth_max_age_seconds=_int(env, "AUTH_MAX_AGE_SECONDS", 86400, 1, 30 * 86400),
+            auth_max_age_seconds=int_setting(env, "AUTH_MAX_AGE_SECONDS", 86400, 1, 30 * 86400),
             host=_host(env),
-            port=_int(env, "PORT", 8000, 1, 65535),
-            workers=_int(env, "WORKERS", 1, 1, 64),
+            port=int_setting(env, "PORT", 8000, 1, 65535),
+            workers=int_setting(env, "WORKERS", 1, 1, 64),
             cors_origins=_origins(env),
-            log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO", fold_case=True),
+            log_level=choice_setting(env, "LOG_LEVEL", LOG_LEVELS, "INFO", fold_case=True),
             app_env=app_env,
-            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, 1, 200),
-            database_timeout_seconds=float(_int(env, "DATABASE_TIMEOUT_SECONDS", 5, 1, 60)),
+            database_pool_size=int_setting(env, "DATABASE_POOL_SIZE", 10, 1, 200),
+            database_timeout_seconds=float(int_setting(env, "DATABASE_TIMEOUT_SECONDS", 5, 1, 60)),
             uses_development_token=uses_development_token,
+            log_format="console"
+            if choice_setting(env, "LOG_FORMAT", LOG_FORMATS, "json") == "console"
+            else "json",
+            sentry_dsn=_sentry_dsn(env),
+            sentry_environment=_label(env, "SENTRY_ENVIRONMENT", app_env),
+            revision=_label(env, "APP_REVISION", "unknown"),
         )
 
 
-def _value(env: Mapping[str, str], name: str) -> str | None:
+def text_setting(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    value = _optional_int(env, name, low, high)
+def int_setting(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = optional_int_setting(env, name, low, high)
     return default if value is None else value
 
 
-def _optional_int(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
-    raw = _value(env, name)
+def optional_int_setting(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    raw = text_setting(env, name)
     if raw is None:
         return None
     if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
@@ -102,7 +119,7 @@ def _optional_int(env: Mapping[str, str], name: str, low: int, high: int) -> int
     return int(raw)
 
 
-def _choice(
+def choice_setting(
     env: Mapping[str, str],
     name: str,
     allowed: tuple[str, ...],
@@ -110,30 +127,46 @@ def _choice(
     *,
     fold_case: bool = False,
 ) -> str:
-    raw = _value(env, name) or default
+    raw = text_setting(env, name) or default
     value = raw.upper() if fold_case else raw
     if value not in allowed:
         raise ConfigError(name, "one of " + ", ".join(allowed))
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = (_value(env, name) or "0").lower()
+def flag_setting(env: Mapping[str, str], name: str) -> bool:
+    raw = (text_setting(env, name) or "0").lower()
     if raw not in ("0", "1", "true", "false"):
         raise ConfigError(name, "1 or 0 (true or false)")
     return raw in ("1", "true")
 
 
 def _bot_token(env: Mapping[str, str]) -> str | None:
-    token = _value(env, "TELEGRAM_BOT_TOKEN")
+    token = text_setting(env, "TELEGRAM_BOT_TOKEN")
     if token is not None and not _BOT_TOKEN.fullmatch(token):
         # The message must not echo the value: it is a secret.
         raise ConfigError("TELEGRAM_BOT_TOKEN", "a token as BotFather gives it: <bot id>:<secret>")
     return token
 
 
+def _sentry_dsn(env: Mapping[str, str]) -> str | None:
+    dsn = text_setting(env, "SENTRY_DSN")
+    if dsn is not None and not _SENTRY_DSN.fullmatch(dsn):
+        raise ConfigError(
+            "SENTRY_DSN", "a DSN as Sentry shows it: https://<key>@<host>/<project id>"
+        )
+    return dsn
+
+
+def _label(env: Mapping[str, str], name: str, default: str) -> str:
+    value = text_setting(env, name) or default
+    if not _LABEL.fullmatch(value):
+        raise ConfigError(name, "1 to 64 letters, digits and . _ : / + -")
+    return value
+
+
 def _database_url(env: Mapping[str, str]) -> str:
-    url = _value(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = text_setting(env, "DATABASE_URL") or DEFAULT_DATABASE_URL
     try:
         database_dialect(url)
     except ValueError as error:
@@ -142,7 +175,7 @@ def _database_url(env: Mapping[str, str]) -> str:
 
 
 def _telegram_ids(env: Mapping[str, str], name: str) -> frozenset[int]:
-    raw = _value(env, name) or ""
+    raw = text_setting(env, name) or ""
     ids: set[int] = set()
     for part in (p.strip() for p in raw.split(",")):
         if not part:
@@ -154,7 +187,7 @@ def _telegram_ids(env: Mapping[str, str], name: str) -> frozenset[int]:
 
 
 def _host(env: Mapping[str, str]) -> str:
-    host = _value(env, "HOST") or "127.0.0.1"
+    host = text_setting(env, "HOST") or "127.0.0.1"
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -164,7 +197,7 @@ def _host(env: Mapping[str, str]) -> str:
 
 
 def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = _value(env, "CORS_ORIGINS") or ""
+    raw = text_setting(env, "CORS_ORIGINS") or ""
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     if origins == ("*",):
         return origins

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
 
 from service_process import Server, server_env, start_server
@@ -17,13 +15,7 @@ def api_database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('api-sqlite')}/learnbot.db"
         return
-    server_url: str = request.getfixturevalue("postgres_server_url")
-    name = f"learnbot_api_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield server_url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    yield request.getfixturevalue("session_postgres_url")
 
 
 @pytest.fixture(scope="session")

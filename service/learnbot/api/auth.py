@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -14,10 +15,12 @@ from learnbot.api.context import settings_of, store_of
 from learnbot.api.problems import InvalidInput, NotAdmin, NotSignedIn, SignInRejected, UserBlocked
 from learnbot.api.views import user_view
 from learnbot.auth import AuthError, verify_init_data, verify_login_widget
+from learnbot.observability.metrics import AUTH_ATTEMPTS, SIGN_INS
 from learnbot.settings import Settings
 from learnbot.storage import TelegramProfile, User
 
 bp = Blueprint("auth")
+log = logging.getLogger("learnbot.auth")
 
 _TMA_SCHEME = "tma "
 
@@ -58,29 +61,36 @@ def _verify_widget(settings: Settings, fields: dict[str, Any]) -> TelegramProfil
 async def sign_in(request: Request) -> HTTPResponse:
     settings = settings_of(request)
     body = json_object(request)
+    method = "widget" if "init_data" not in body and "hash" in body else "init_data"
     try:
         if "init_data" in body:
             raw = body["init_data"]
             if not isinstance(raw, str):
-                raise InvalidInput(
-                    "'init_data' must be the raw Telegram.WebApp.initData string.",
-                    extensions={"field": "init_data"},
+                raise AuthError(
+                    "malformed", "'init_data' must be the raw Telegram.WebApp.initData string."
                 )
             profile = _verify_init_data(settings, raw)
         elif "hash" in body and "id" in body:
             profile = _verify_widget(settings, body)
         else:
-            raise InvalidInput(
-                "Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash)."
+            raise AuthError(
+                "malformed",
+                "Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash).",
             )
     except AuthError as error:
+        AUTH_ATTEMPTS.labels(method, error.outcome).inc()
         if error.outcome == "malformed":
             raise InvalidInput(error.detail) from None
         raise SignInRejected(error.detail) from None
     sign_in = await store_of(request).upsert_user(profile, datetime.now(UTC))
     user = sign_in.user
+    request.ctx.telegram_id = user.telegram_id
     if user.is_blocked:
+        AUTH_ATTEMPTS.labels(method, "blocked").inc()
         raise UserBlocked("This Telegram account is blocked from the service.")
+    AUTH_ATTEMPTS.labels(method, "ok").inc()
+    SIGN_INS.labels("new" if sign_in.created else "returning").inc()
+    log.info("signed in", extra={"telegram_id": user.telegram_id, "new_user": sign_in.created})
     greeting = "Welcome" if sign_in.created else "Welcome back"
     return json(
         {
@@ -93,22 +103,25 @@ async def sign_in(request: Request) -> HTTPResponse:
 
 async def current_user(request: Request) -> User:
     """The user named by `Authorization: tma <init data>`, verified on every request."""
-    header = request.headers.get("authorization", "")
-    if not header[: len(_TMA_SCHEME)].lower() == _TMA_SCHEME:
-        raise NotSignedIn(
-            "Send 'Authorization: tma <Telegram.WebApp.initData>'.",
-            headers={"WWW-Authenticate": "tma"},
-        )
+    header = request.headers.get("authorization")
     try:
+        if header is None or header[: len(_TMA_SCHEME)].lower() != _TMA_SCHEME:
+            if header is not None:
+                AUTH_ATTEMPTS.labels("tma_header", "malformed").inc()
+            raise NotSignedIn("Send 'Authorization: tma <Telegram.WebApp.initData>'.")
         profile = _verify_init_data(settings_of(request), header[len(_TMA_SCHEME) :].strip())
     except AuthError as error:
-        raise NotSignedIn(error.detail, headers={"WWW-Authenticate": "tma"}) from None
+        AUTH_ATTEMPTS.labels("tma_header", error.outcome).inc()
+        raise NotSignedIn(error.detail) from None
     store = store_of(request)
     user = await store.get_user(profile.telegram_id)
     if user is None:
         user = (await store.upsert_user(profile, datetime.now(UTC))).user
+    request.ctx.telegram_id = user.telegram_id
     if user.is_blocked:
+        AUTH_ATTEMPTS.labels("tma_header", "blocked").inc()
         raise UserBlocked("This Telegram account is blocked from the service.")
+    AUTH_ATTEMPTS.labels("tma_header", "ok").inc()
     return user
 
 

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
 from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from learnbot.api import schemas
 from learnbot.api.context import store_of
 from learnbot.api.problems import DatabaseUnavailable
-from learnbot.storage import StorageError
+from learnbot.observability import metrics
+from learnbot.storage import StorageError, UserStore
 
 bp = Blueprint("ops")
 
@@ -28,17 +29,40 @@ async def health(request: Request) -> HTTPResponse:
     response=schemas.responses(200, schemas.Status, 503),
 )
 async def ready(request: Request) -> HTTPResponse:
-    try:
-        state = await store_of(request).migration_state()
-    except StorageError:
-        raise DatabaseUnavailable("The database does not answer.") from None
-    if not state.current:
-        raise DatabaseUnavailable(
-            f"The database schema is at version {state.applied}, this release needs "
-            f"{state.latest}: run 'learnbot migrate'.",
-            extensions={"applied": state.applied, "latest": state.latest},
-        )
+    problem = await readiness_problem(store_of(request))
+    if problem is not None:
+        raise problem
     return json({"status": "ready"})
+
+
+async def readiness_problem(store: UserStore) -> DatabaseUnavailable | None:
+    """Why the service is not ready, or None; keeps the app_ready gauge in step."""
+    problem: DatabaseUnavailable | None = None
+    try:
+        state = await store.migration_state()
+    except StorageError:
+        problem = DatabaseUnavailable("The database does not answer.")
+    else:
+        if not state.current:
+            problem = DatabaseUnavailable(
+                f"The database schema is at version {state.applied}, this release needs "
+                f"{state.latest}: run 'learnbot migrate'.",
+                extensions={"applied": state.applied, "latest": state.latest},
+            )
+    metrics.APP_READY.set(0 if problem else 1)
+    return problem
+
+
+@bp.get("/metrics")
+@openapi.definition(
+    summary="Prometheus metrics of every worker, in the text exposition format",
+    response=[openapi.definitions.Response({"text/plain": str}, status=200)],
+)
+async def prometheus_metrics(request: Request) -> HTTPResponse:
+    await readiness_problem(store_of(request))
+    request.app.ctx.store.publish_pool_gauges()
+    body, content_type = metrics.exposition(request.app.ctx.metrics_registry)
+    return raw(body, content_type=content_type)
 
 
 @bp.get("/openapi.json")

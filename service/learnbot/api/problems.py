@@ -14,6 +14,8 @@ class Problem(Exception):
     slug: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
     retry_after: ClassVar[int | None] = None
+    # Sentry's Sanic integration skips quiet exceptions: a refused request is not a bug.
+    quiet: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -72,6 +74,9 @@ class SignInRejected(Problem):
 
 class NotSignedIn(Problem):
     status, slug, title = 401, "not-signed-in", "Sign-in required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "tma"})
 
 
 class UserBlocked(Problem):

@@ -1,0 +1,120 @@
+"""JSON log lines (or a console form), each tagged with the request id, never with a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+LogFormat = Literal["json", "console"]
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Defence in depth: the code never logs these, but an exception message might carry them.
+_SECRETS = (
+    (re.compile(r"\b\d{3,20}:[A-Za-z0-9_-]{30,}"), "[bot-token]"),
+    (re.compile(r"(?i)\btma\s+\S+"), "tma [init-data]"),
+    (
+        re.compile(r"(?i)\b(hash|signature)(=|%3D|\"?\s*:\s*\"?)[A-Za-z0-9_\-+/=]{16,}"),
+        r"\1\2[redacted]",
+    ),
+    (re.compile(r"(?i)\bauth_date(=|%3D)[^\s\"']+"), "auth_date=[init-data]"),
+    (re.compile(r"(?i)\b(user|query_id)(=|%3D)[^\s\"']*(&|%26)[^\s\"']*"), "[init-data]"),
+    (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[password]@"),
+    (re.compile(r"(?i)(password\s*=\s*)\S+"), r"\1[password]"),
+)
+_STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+}
+
+
+def scrub(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def accept_request_id(header: str | None) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one."""
+    if header is not None and _REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class ConsoleFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        extras = {
+            k: v
+            for k, v in record.__dict__.items()
+            if k not in _STANDARD_ATTRIBUTES and not k.startswith("_")
+        }
+        if extras:
+            text += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        if request_id:
+            text += f" request_id={request_id}"
+        return scrub(text)
+
+
+def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
+    """A dictConfig for the root logger and Sanic's own loggers, one handler on stdout."""
+    formatter = JsonFormatter if log_format == "json" else ConsoleFormatter
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"default": {"()": formatter}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "default",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"level": level, "handlers": ["stdout"]},
+        "loggers": {
+            name: {"level": level, "handlers": [], "propagate": True}
+            for name in ("sanic.root", "sanic.error", "sanic.server", "sanic.websockets")
+        }
+        | {"sanic.access": {"level": "WARNING", "handlers": [], "propagate": False}},
+    }

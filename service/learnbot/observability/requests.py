@@ -1,0 +1,61 @@
+"""Per-request bookkeeping: the request id, the access log line and the HTTP metrics."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from time import perf_counter
+
+from sanic import Request
+from sanic.response import BaseHTTPResponse
+
+from learnbot.observability.logs import accept_request_id, request_id_var
+from learnbot.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, UNMATCHED_ROUTE
+from learnbot.observability.sentry import tag_request
+
+access_log = logging.getLogger("learnbot.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+@lru_cache(maxsize=256)
+def route_label(path: str) -> str:
+    """Sanic's `admin/users/<telegram_id:int>/block` as `/admin/users/<telegram_id>/block`."""
+    parts = []
+    for part in path.strip("/").split("/"):
+        if part.startswith("<") and part.endswith(">"):
+            part = "<" + part[1:-1].split(":", 1)[0] + ">"
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+async def begin_request(request: Request) -> None:
+    if hasattr(request.ctx, "request_id"):
+        return  # the error path runs request middleware a second time
+    request.ctx.started = perf_counter()
+    request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+    request.ctx.request_id = request_id
+    request_id_var.set(request_id)
+    tag_request(request_id)
+
+
+async def end_request(request: Request, response: BaseHTTPResponse) -> None:
+    started: float = getattr(request.ctx, "started", perf_counter())
+    elapsed = perf_counter() - started
+    route = route_label(request.route.path) if request.route else UNMATCHED_ROUTE
+    status = response.status
+    HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+    HTTP_DURATION.labels(request.method, route).observe(elapsed)
+    request_id = getattr(request.ctx, "request_id", None) or accept_request_id(None)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    fields: dict[str, object] = {
+        "request_id": request_id,
+        "method": request.method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 2),
+    }
+    telegram_id = getattr(request.ctx, "telegram_id", None)
+    if telegram_id is not None:
+        fields["telegram_id"] = telegram_id
+    access_log.info("request", extra=fields)

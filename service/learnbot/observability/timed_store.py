@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from time import perf_counter
+from typing import TypeVar
+
+from learnbot.observability.metrics import DB_POOL, DB_QUERY_DURATION
+from learnbot.storage import (
+    LinkedAccount,
+    MigrationState,
+    SignIn,
+    TelegramProfile,
+    User,
+    UserPage,
+    UserStore,
+)
+
+T = TypeVar("T")
+
+
+class TimedStore(UserStore):
+    """Wraps a store so that every operation lands in db_query_duration_seconds."""
+
+    def __init__(self, inner: UserStore) -> None:
+        self.inner = inner
+
+    async def _timed(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        started = perf_counter()
+        try:
+            return await call()
+        finally:
+            DB_QUERY_DURATION.labels(operation).observe(perf_counter() - started)
+
+    def publish_pool_gauges(self) -> None:
+        """Sets db_pool_connections from the pool, where the back end has one."""
+        stats: Callable[[], dict[str, int]] | None = getattr(self.inner, "pool_stats", None)
+        if stats is None:
+            return
+        current = stats()
+        for state in ("size", "available", "waiting"):
+            DB_POOL.labels(state).set(current.get(state, 0))
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def migrate(self) -> list[int]:
+        return await self._timed("migrate", self.inner.migrate)
+
+    async def migration_state(self) -> MigrationState:
+        return await self._timed("migration_state", self.inner.migration_state)
+
+    async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
+        return await self._timed("upsert_user", lambda: self.inner.upsert_user(profile, seen_at))
+
+    async def get_user(self, telegram_id: int) -> User | None:
+        return await self._timed("get_user", lambda: self.inner.get_user(telegram_id))
+
+    async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
+        return await self._timed("list_accounts", lambda: self.inner.list_accounts(user_id))
+
+    async def link_account(
+        self,
+        user_id: int,
+        provider: str,
+        external_id: str,
+        display_name: str | None,
+        linked_at: datetime,
+    ) -> tuple[LinkedAccount, bool]:
+        return await self._timed(
+            "link_account",
+            lambda: self.inner.link_account(
+                user_id, provider, external_id, display_name, linked_at
+            ),
+        )
+
+    async def unlink_account(self, user_id: int, provider: str) -> bool:
+        return await self._timed(
+            "unlink_account", lambda: self.inner.unlink_account(user_id, provider)
+        )
+
+    async def list_users(self, limit: int, cursor: str | None) -> UserPage:
+        return await self._timed("list_users", lambda: self.inner.list_users(limit, cursor))
+
+    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
+        return await self._timed(
+            "set_blocked", lambda: self.inner.set_blocked(telegram_id, blocked)
+        )
