@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate clean
+.PHONY: help run test lint format migrate i18n clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -14,7 +14,7 @@ help: ## list the targets
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,platform]'
 	touch $@
 
 run: $(INSTALLED) ## serve the API on http://127.0.0.1:8000 (SQLite in ./var unless DATABASE_URL is set)
@@ -23,6 +23,15 @@ run: $(INSTALLED) ## serve the API on http://127.0.0.1:8000 (SQLite in ./var unl
 
 migrate: $(INSTALLED) ## apply pending migrations to DATABASE_URL
 	$(BIN)/learnbot migrate
+
+LOCALES_DIR := service/learnbot/locales
+
+i18n: $(INSTALLED) ## extract messages into messages.pot and update every .po catalog
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+		--project=learnbot --copyright-holder="learnbot contributors" \
+		-o $(LOCALES_DIR)/messages.pot service/learnbot
+	$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) \
+		--no-fuzzy-matching --ignore-obsolete
 
 lint: $(INSTALLED) ## ruff format check, ruff, mypy
 	$(BIN)/ruff format --check service tests

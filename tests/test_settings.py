@@ -100,6 +100,8 @@ def test_production_needs_a_token_or_a_bot_id() -> None:
         ("SENTRY_DSN", "not-a-dsn", "https://<key>@<host>/<project id>"),
         ("SENTRY_ENVIRONMENT", "has space", "letters, digits"),
         ("APP_REVISION", "x" * 65, "1 to 64"),
+        ("DEFAULT_LOCALE", "fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
+        ("SUPPORTED_LOCALES", "en,fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
     ],
 )
 def test_bad_values_name_the_variable_and_what_is_allowed(
@@ -125,3 +127,22 @@ def test_a_bad_database_url_is_refused_without_echoing_it() -> None:
     with pytest.raises(ConfigError) as error:
         Settings.from_env({"DATABASE_URL": url})
     assert "hunter2" not in str(error.value)
+
+
+def test_locales_default_to_every_shipped_one() -> None:
+    settings = Settings.from_env({})
+    assert settings.default_locale == "en"
+    assert set(settings.supported_locales) == {"en", "ru", "uk", "es", "de", "pt_BR"}
+
+
+def test_supported_locales_can_be_narrowed() -> None:
+    settings = Settings.from_env({"SUPPORTED_LOCALES": "ru, de", "DEFAULT_LOCALE": "ru"})
+    assert settings.supported_locales == ("ru", "de")
+    assert settings.default_locale == "ru"
+
+
+def test_the_default_locale_must_be_supported() -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"SUPPORTED_LOCALES": "ru,de"})
+    assert error.value.variable == "DEFAULT_LOCALE"
+    assert "SUPPORTED_LOCALES: ru, de" in str(error.value)

@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from http import HTTPStatus
 from types import SimpleNamespace
 
 from sanic import Request, Sanic
@@ -17,7 +16,8 @@ from sanic.response import HTTPResponse, json
 from sanic_ext import Extend
 
 from learnbot import __version__
-from learnbot.api import admin, auth, me, ops
+from learnbot.api import admin, auth, i18n, me, ops
+from learnbot.api.locale import add_content_language, catalog_of, negotiate_request_locale
 from learnbot.api.problems import (
     PROBLEM_CONTENT_TYPE,
     BodyTooLarge,
@@ -28,6 +28,8 @@ from learnbot.api.problems import (
     Problem,
     RequestRejected,
 )
+from learnbot.i18n.catalogs import load_catalogs
+from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
 from learnbot.observability.logs import logging_config
 from learnbot.observability.requests import begin_request, end_request
@@ -49,12 +51,13 @@ class ProblemErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         problem = as_problem(exception)
+        catalog = catalog_of(request)
         if isinstance(problem, InternalError):
             log.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return json(
-            problem.document(),
+            problem.document(catalog),
             status=problem.status,
-            headers=problem.headers,
+            headers={**problem.headers, "Content-Language": catalog.locale.replace("_", "-")},
             content_type=PROBLEM_CONTENT_TYPE,
         )
 
@@ -63,21 +66,22 @@ def as_problem(exception: Exception) -> Problem:
     if isinstance(exception, Problem):
         return exception
     if isinstance(exception, StorageError):
-        return DatabaseUnavailable("The database does not answer; try again shortly.")
+        return DatabaseUnavailable(N_("The database does not answer; try again shortly."))
     if isinstance(exception, SanicNotFound):
-        return NotFound("No endpoint answers at this path.")
+        return NotFound(N_("No endpoint answers at this path."))
     if isinstance(exception, SanicMethodNotAllowed):
         allowed = ", ".join(sorted(getattr(exception, "allowed_methods", None) or ()))
         return MethodNotAllowed(
-            "This endpoint does not take this method.",
+            N_("This endpoint does not take this method."),
             headers={"Allow": allowed} if allowed else None,
         )
     if isinstance(exception, PayloadTooLarge):
-        return BodyTooLarge(f"Requests are limited to {MAX_BODY_BYTES // 1024} KiB.")
+        return BodyTooLarge(
+            N_("Requests are limited to %(kib)d KiB."), params={"kib": MAX_BODY_BYTES // 1024}
+        )
     if isinstance(exception, SanicException) and 400 <= exception.status_code < 500:
-        status = exception.status_code
-        return RequestRejected(status, HTTPStatus(status).description)
-    return InternalError("The error was logged; please try again later.")
+        return RequestRejected(exception.status_code)
+    return InternalError(N_("The error was logged; please try again later."))
 
 
 def create_app(settings: Settings, name: str = "learnbot") -> App:
@@ -112,9 +116,12 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         name="Authorization",
         description="`tma <Telegram.WebApp.initData>`",
     )
-    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp):
+    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp):
         app.blueprint(blueprint)
+    app.ctx.catalogs = load_catalogs(settings.supported_locales)
     app.on_request(begin_request, priority=1000)
+    app.on_request(negotiate_request_locale, priority=999)
+    app.on_response(add_content_language, priority=1001)  # type: ignore[no-untyped-call]
     app.on_response(end_request, priority=1000)  # type: ignore[no-untyped-call]
 
     @app.before_server_start

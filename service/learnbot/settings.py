@@ -4,8 +4,9 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from learnbot.i18n.catalogs import SOURCE_LOCALE, shipped_locales
 from learnbot.observability.logs import LogFormat
 from learnbot.storage import database_dialect
 
@@ -56,6 +57,8 @@ class Settings:
     sentry_dsn: str | None = field(default=None, repr=False)
     sentry_environment: str = "development"
     revision: str = "unknown"
+    default_locale: str = "en"
+    supported_locales: tuple[str, ...] = ("en",)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -97,6 +100,7 @@ class Settings:
             sentry_dsn=_sentry_dsn(env),
             sentry_environment=_label(env, "SENTRY_ENVIRONMENT", app_env),
             revision=_label(env, "APP_REVISION", "unknown"),
+            **_locales(env),
         )
 
 
@@ -163,6 +167,23 @@ def _label(env: Mapping[str, str], name: str, default: str) -> str:
     if not _LABEL.fullmatch(value):
         raise ConfigError(name, "1 to 64 letters, digits and . _ : / + -")
     return value
+
+
+def _locales(env: Mapping[str, str]) -> dict[str, Any]:
+    shipped = shipped_locales()
+    allowed = "shipped locales: " + ", ".join(shipped)
+    raw = text_setting(env, "SUPPORTED_LOCALES")
+    supported = (
+        tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip())) if raw else shipped
+    )
+    if not supported or any(locale not in shipped for locale in supported):
+        raise ConfigError("SUPPORTED_LOCALES", "comma-separated " + allowed)
+    default = text_setting(env, "DEFAULT_LOCALE") or SOURCE_LOCALE
+    if default not in shipped:
+        raise ConfigError("DEFAULT_LOCALE", "one of the " + allowed)
+    if default not in supported:
+        raise ConfigError("DEFAULT_LOCALE", "one of SUPPORTED_LOCALES: " + ", ".join(supported))
+    return {"default_locale": default, "supported_locales": supported}
 
 
 def _database_url(env: Mapping[str, str]) -> str:

@@ -26,7 +26,7 @@ def test_first_sign_in_creates_the_user(client: httpx.Client) -> None:
     response = client.post("/auth/telegram", json={"init_data": raw})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["message"] == "Welcome, Анна!"
+    assert body["message"] == "Добро пожаловать, Анна!"
     assert body["is_admin"] is False
     user = body["user"]
     assert user["telegram_id"] == telegram_id

@@ -112,12 +112,13 @@ def _rejected(outcome: AuthOutcome, call: Callable[[], object], raw: str = "") -
         call()
     error = caught.value
     assert error.outcome == outcome
-    assert error.detail.endswith(".")
-    assert str(error) == error.detail
-    assert TOKEN not in error.detail
+    shown = str(error)
+    assert shown.endswith(".")
+    assert shown == error.detail % error.params if error.params else error.detail
+    assert TOKEN not in shown
     for value in _input_values(raw):
         if len(value) >= 8:
-            assert value not in error.detail
+            assert value not in shown
     return error
 
 

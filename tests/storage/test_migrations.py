@@ -58,12 +58,13 @@ async def test_migrate_applies_once(database_url: str) -> None:
     finally:
         await store.close()
 
-    rows = _rows(database_url, "SELECT version, name, applied_at FROM schema_migrations")
-    assert [(version, name) for version, name, _ in rows] == [(1, "initial")]
-    applied_at = rows[0][2]
-    if isinstance(applied_at, str):
-        applied_at = datetime.fromisoformat(applied_at)
-    assert applied_at >= before
+    rows = _rows(
+        database_url, "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
+    )
+    assert [(version, name) for version, name, _ in rows] == [(1, "initial"), (2, "user_locale")]
+    for _, _, applied_at in rows:
+        moment = datetime.fromisoformat(applied_at) if isinstance(applied_at, str) else applied_at
+        assert moment >= before
 
 
 async def test_replicas_migrating_at_once_apply_each_version_once(database_url: str) -> None:

@@ -258,3 +258,24 @@ async def test_set_blocked(store: UserStore) -> None:
 async def test_set_blocked_on_an_unknown_user_is_none(store: UserStore) -> None:
     assert await store.set_blocked(404, True) is None
     assert await store.get_user(404) is None
+
+
+async def test_set_locale_saves_and_forgets_the_preference(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    assert user.locale is None
+
+    saved = await store.set_locale(user.id, "pt_BR")
+    assert saved is not None
+    assert saved.locale == "pt_BR"
+    assert await store.get_user(1001) == saved
+    # A later sign-in refreshes the profile but keeps the choice.
+    again = await store.upsert_user(profile(language_code="de"), T0 + timedelta(hours=1))
+    assert again.user.locale == "pt_BR"
+
+    forgotten = await store.set_locale(user.id, None)
+    assert forgotten is not None
+    assert forgotten.locale is None
+
+
+async def test_set_locale_on_an_unknown_user_is_none(store: UserStore) -> None:
+    assert await store.set_locale(404, "ru") is None

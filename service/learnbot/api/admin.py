@@ -10,6 +10,7 @@ from learnbot.api.bodies import int_query
 from learnbot.api.context import store_of
 from learnbot.api.problems import InvalidInput, NotFound
 from learnbot.api.views import admin_user_view
+from learnbot.i18n.markers import N_
 from learnbot.storage import InvalidCursor
 
 bp = Blueprint("admin", url_prefix="/admin")
@@ -35,7 +36,7 @@ async def list_users(request: Request) -> HTTPResponse:
         page = await store_of(request).list_users(limit, cursor)
     except InvalidCursor:
         raise InvalidInput(
-            "'cursor' must be a next_cursor value from an earlier page.",
+            N_("'cursor' must be a next_cursor value from an earlier page."),
             extensions={"field": "cursor"},
         ) from None
     return json(
@@ -46,10 +47,10 @@ async def list_users(request: Request) -> HTTPResponse:
 async def _set_blocked(request: Request, telegram_id: int, blocked: bool) -> HTTPResponse:
     await current_admin(request)
     if not 0 < telegram_id <= MAX_TELEGRAM_ID:
-        raise NotFound("No user has this Telegram id.")
+        raise NotFound(N_("No user has this Telegram id."))
     user = await store_of(request).set_blocked(telegram_id, blocked)
     if user is None:
-        raise NotFound("No user has this Telegram id.")
+        raise NotFound(N_("No user has this Telegram id."))
     return json(admin_user_view(user))
 
 

@@ -12,9 +12,11 @@ from sanic_ext import openapi
 from learnbot.api import schemas
 from learnbot.api.bodies import json_object
 from learnbot.api.context import settings_of, store_of
+from learnbot.api.locale import choose_locale
 from learnbot.api.problems import InvalidInput, NotAdmin, NotSignedIn, SignInRejected, UserBlocked
 from learnbot.api.views import user_view
 from learnbot.auth import AuthError, verify_init_data, verify_login_widget
+from learnbot.i18n.markers import N_
 from learnbot.observability.metrics import AUTH_ATTEMPTS, SIGN_INS
 from learnbot.settings import Settings
 from learnbot.storage import TelegramProfile, User
@@ -39,8 +41,10 @@ def _verify_init_data(settings: Settings, raw: str) -> TelegramProfile:
 def _verify_widget(settings: Settings, fields: dict[str, Any]) -> TelegramProfile:
     if settings.telegram_bot_token is None:
         raise SignInRejected(
-            "Login Widget sign-in needs the bot token; this deployment verifies Mini App "
-            "init data only."
+            N_(
+                "Login Widget sign-in needs the bot token; this deployment verifies Mini App "
+                "init data only."
+            )
         )
     return verify_login_widget(
         fields,
@@ -67,7 +71,7 @@ async def sign_in(request: Request) -> HTTPResponse:
             raw = body["init_data"]
             if not isinstance(raw, str):
                 raise AuthError(
-                    "malformed", "'init_data' must be the raw Telegram.WebApp.initData string."
+                    "malformed", N_("'init_data' must be the raw Telegram.WebApp.initData string.")
                 )
             profile = _verify_init_data(settings, raw)
         elif "hash" in body and "id" in body:
@@ -75,26 +79,27 @@ async def sign_in(request: Request) -> HTTPResponse:
         else:
             raise AuthError(
                 "malformed",
-                "Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash).",
+                N_("Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash)."),
             )
     except AuthError as error:
         AUTH_ATTEMPTS.labels(method, error.outcome).inc()
         if error.outcome == "malformed":
-            raise InvalidInput(error.detail) from None
-        raise SignInRejected(error.detail) from None
+            raise InvalidInput(error.detail, params=error.params) from None
+        raise SignInRejected(error.detail, params=error.params) from None
     sign_in = await store_of(request).upsert_user(profile, datetime.now(UTC))
     user = sign_in.user
     request.ctx.telegram_id = user.telegram_id
+    catalog = choose_locale(request, user)
     if user.is_blocked:
         AUTH_ATTEMPTS.labels(method, "blocked").inc()
-        raise UserBlocked("This Telegram account is blocked from the service.")
+        raise UserBlocked(N_("This Telegram account is blocked from the service."))
     AUTH_ATTEMPTS.labels(method, "ok").inc()
     SIGN_INS.labels("new" if sign_in.created else "returning").inc()
     log.info("signed in", extra={"telegram_id": user.telegram_id, "new_user": sign_in.created})
-    greeting = "Welcome" if sign_in.created else "Welcome back"
+    greeting = N_("Welcome, %(name)s!") if sign_in.created else N_("Welcome back, %(name)s!")
     return json(
         {
-            "message": f"{greeting}, {user.first_name}!",
+            "message": catalog.gettext(greeting) % {"name": user.first_name},
             "user": user_view(user),
             "is_admin": user.telegram_id in settings.admin_telegram_ids,
         }
@@ -108,19 +113,20 @@ async def current_user(request: Request) -> User:
         if header is None or header[: len(_TMA_SCHEME)].lower() != _TMA_SCHEME:
             if header is not None:
                 AUTH_ATTEMPTS.labels("tma_header", "malformed").inc()
-            raise NotSignedIn("Send 'Authorization: tma <Telegram.WebApp.initData>'.")
+            raise NotSignedIn(N_("Send 'Authorization: tma <Telegram.WebApp.initData>'."))
         profile = _verify_init_data(settings_of(request), header[len(_TMA_SCHEME) :].strip())
     except AuthError as error:
         AUTH_ATTEMPTS.labels("tma_header", error.outcome).inc()
-        raise NotSignedIn(error.detail) from None
+        raise NotSignedIn(error.detail, params=error.params) from None
     store = store_of(request)
     user = await store.get_user(profile.telegram_id)
     if user is None:
         user = (await store.upsert_user(profile, datetime.now(UTC))).user
     request.ctx.telegram_id = user.telegram_id
+    choose_locale(request, user)
     if user.is_blocked:
         AUTH_ATTEMPTS.labels("tma_header", "blocked").inc()
-        raise UserBlocked("This Telegram account is blocked from the service.")
+        raise UserBlocked(N_("This Telegram account is blocked from the service."))
     AUTH_ATTEMPTS.labels("tma_header", "ok").inc()
     return user
 
@@ -128,5 +134,5 @@ async def current_user(request: Request) -> User:
 async def current_admin(request: Request) -> User:
     user = await current_user(request)
     if user.telegram_id not in settings_of(request).admin_telegram_ids:
-        raise NotAdmin("This Telegram account is not on the administrators' list.")
+        raise NotAdmin(N_("This Telegram account is not on the administrators' list."))
     return user

@@ -7,6 +7,7 @@ from typing import Any
 from sanic import Request
 
 from learnbot.api.problems import InvalidBody, InvalidInput
+from learnbot.i18n.markers import N_
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -14,13 +15,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def json_object(request: Request) -> dict[str, Any]:
     body = request.body
     if not body:
-        raise InvalidBody("Send a JSON object in the request body.")
+        raise InvalidBody(N_("Send a JSON object in the request body."))
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
-        raise InvalidBody("The request body is not valid JSON.") from None
+        raise InvalidBody(N_("The request body is not valid JSON.")) from None
     if not isinstance(value, dict):
-        raise InvalidBody("The request body must be a JSON object.")
+        raise InvalidBody(N_("The request body must be a JSON object."))
     return value
 
 
@@ -33,15 +34,11 @@ def text_field(
 ) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"'{name}' must be a non-empty string.", extensions={"field": name})
+        raise _invalid(N_("'%(field)s' must be a non-empty string."), name)
     if len(value) > max_length:
-        raise InvalidInput(
-            f"'{name}' must be at most {max_length} characters.", extensions={"field": name}
-        )
+        raise _invalid(N_("'%(field)s' must be at most %(max)d characters."), name, max=max_length)
     if _CONTROL.search(value) or (pattern is not None and not pattern.fullmatch(value)):
-        raise InvalidInput(
-            f"'{name}' has characters that are not allowed.", extensions={"field": name}
-        )
+        raise _invalid(N_("'%(field)s' has characters that are not allowed."), name)
     return value
 
 
@@ -56,7 +53,14 @@ def int_query(request: Request, name: str, *, default: int, low: int, high: int)
     if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(
-            f"'{name}' must be a whole number from {low} to {high}.", extensions={"field": name}
+        raise _invalid(
+            N_("'%(field)s' must be a whole number from %(low)d to %(high)d."),
+            name,
+            low=low,
+            high=high,
         )
     return int(raw)
+
+
+def _invalid(detail: str, field: str, **params: object) -> InvalidInput:
+    return InvalidInput(detail, params={"field": field, **params}, extensions={"field": field})

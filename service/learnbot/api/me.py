@@ -11,8 +11,10 @@ from learnbot.api import schemas
 from learnbot.api.auth import current_user
 from learnbot.api.bodies import json_object, optional_text_field, text_field
 from learnbot.api.context import settings_of, store_of
+from learnbot.api.locale import catalog_of
 from learnbot.api.problems import AccountConflict, NotFound
 from learnbot.api.views import account_view, user_view
+from learnbot.i18n.markers import N_
 from learnbot.storage import AccountConflict as StoredAccountConflict
 
 bp = Blueprint("me")
@@ -29,10 +31,14 @@ PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
 async def me(request: Request) -> HTTPResponse:
     user = await current_user(request)
     accounts = await store_of(request).list_accounts(user.id)
+    summary = catalog_of(request).ngettext(
+        "You have %(count)d linked account.", "You have %(count)d linked accounts.", len(accounts)
+    )
     return json(
         {
             "user": user_view(user),
             "accounts": [account_view(a) for a in accounts],
+            "accounts_summary": summary % {"count": len(accounts)},
             "is_admin": user.telegram_id in settings_of(request).admin_telegram_ids,
         }
     )
@@ -58,10 +64,12 @@ async def link_account(request: Request) -> HTTPResponse:
         )
     except StoredAccountConflict as conflict:
         if conflict.reason == "taken":
-            detail = f"This {provider} account is linked to another Telegram user."
+            detail = N_("This %(provider)s account is linked to another Telegram user.")
         else:
-            detail = f"Another {provider} account is linked already; unlink it first."
-        raise AccountConflict(detail, extensions={"provider": provider}) from None
+            detail = N_("Another %(provider)s account is linked already; unlink it first.")
+        raise AccountConflict(
+            detail, params={"provider": provider}, extensions={"provider": provider}
+        ) from None
     return json(account_view(account), status=201 if created else 200)
 
 
@@ -74,5 +82,7 @@ async def link_account(request: Request) -> HTTPResponse:
 async def unlink_account(request: Request, provider: str) -> HTTPResponse:
     user = await current_user(request)
     if not await store_of(request).unlink_account(user.id, provider):
-        raise NotFound("No account of this provider is linked.", extensions={"provider": provider})
+        raise NotFound(
+            N_("No account of this provider is linked."), extensions={"provider": provider}
+        )
     return empty()

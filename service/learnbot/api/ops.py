@@ -8,6 +8,7 @@ from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 from learnbot.api import schemas
 from learnbot.api.context import store_of
 from learnbot.api.problems import DatabaseUnavailable
+from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
 from learnbot.storage import StorageError, UserStore
 
@@ -41,12 +42,15 @@ async def readiness_problem(store: UserStore) -> DatabaseUnavailable | None:
     try:
         state = await store.migration_state()
     except StorageError:
-        problem = DatabaseUnavailable("The database does not answer.")
+        problem = DatabaseUnavailable(N_("The database does not answer."))
     else:
         if not state.current:
             problem = DatabaseUnavailable(
-                f"The database schema is at version {state.applied}, this release needs "
-                f"{state.latest}: run 'learnbot migrate'.",
+                N_(
+                    "The database schema is at version %(applied)d, this release needs "
+                    "%(latest)d: run 'learnbot migrate'."
+                ),
+                params={"applied": state.applied, "latest": state.latest},
                 extensions={"applied": state.applied, "latest": state.latest},
             )
     metrics.APP_READY.set(0 if problem else 1)

@@ -2,17 +2,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import ClassVar
+from typing import ClassVar, Protocol
+
+from learnbot.i18n.markers import N_
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
+class Translator(Protocol):
+    def gettext(self, message: str) -> str: ...
+
+
 class Problem(Exception):
-    """An error the API answers with an RFC 9457 problem document; one subclass per failure."""
+    """An error the API answers with an RFC 9457 problem document; one subclass per failure.
+
+    `detail` is a message id with named `%(placeholders)s` filled from `params`; title and
+    detail are translated when the document is written, in the request's locale.
+    """
 
     status: int = 400
     slug: ClassVar[str] = "bad-request"
-    title: ClassVar[str] = "Bad request"
+    title: ClassVar[str] = N_("Bad request")
     retry_after: ClassVar[int | None] = None
     # Sentry's Sanic integration skips quiet exceptions: a refused request is not a bug.
     quiet: ClassVar[bool] = True
@@ -21,11 +31,13 @@ class Problem(Exception):
         self,
         detail: str,
         *,
+        params: Mapping[str, object] | None = None,
         headers: Mapping[str, str] | None = None,
         extensions: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.params = dict(params or {})
         self.headers = dict(headers or {})
         if self.retry_after is not None:
             self.headers.setdefault("Retry-After", str(self.retry_after))
@@ -35,12 +47,13 @@ class Problem(Exception):
     def type(self) -> str:
         return f"urn:learnbot:problem:{self.slug}"
 
-    def document(self) -> dict[str, object]:
+    def document(self, translator: Translator) -> dict[str, object]:
+        detail = translator.gettext(self.detail)
         return {
             "type": self.type,
-            "title": self.title,
+            "title": translator.gettext(self.title),
             "status": self.status,
-            "detail": self.detail,
+            "detail": detail % self.params if self.params else detail,
             **self.extensions,
         }
 
@@ -48,65 +61,66 @@ class Problem(Exception):
 class RequestRejected(Problem):
     """A protocol-level refusal by the HTTP server (a malformed request line, a timeout)."""
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, status: int) -> None:
+        super().__init__(HTTPStatus(status).description)
         self.status = status
 
     @property
     def type(self) -> str:
         return "about:blank"
 
-    def document(self) -> dict[str, object]:
-        return {**super().document(), "title": HTTPStatus(self.status).phrase}
+    def document(self, translator: Translator) -> dict[str, object]:
+        return {**super().document(translator), "title": HTTPStatus(self.status).phrase}
 
 
 class InvalidBody(Problem):
-    status, slug, title = 400, "invalid-body", "The request body is not a JSON object"
+    status, slug, title = 400, "invalid-body", N_("The request body is not a JSON object")
 
 
 class InvalidInput(Problem):
-    status, slug, title = 422, "invalid-input", "The request has invalid fields"
+    status, slug, title = 422, "invalid-input", N_("The request has invalid fields")
 
 
 class SignInRejected(Problem):
-    status, slug, title = 401, "sign-in-rejected", "Telegram sign-in was rejected"
+    status, slug, title = 401, "sign-in-rejected", N_("Telegram sign-in was rejected")
 
 
 class NotSignedIn(Problem):
-    status, slug, title = 401, "not-signed-in", "Sign-in required"
+    status, slug, title = 401, "not-signed-in", N_("Sign-in required")
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": "tma"})
+    def __init__(self, detail: str, *, params: Mapping[str, object] | None = None) -> None:
+        super().__init__(detail, params=params, headers={"WWW-Authenticate": "tma"})
 
 
 class UserBlocked(Problem):
-    status, slug, title = 403, "user-blocked", "This account is blocked"
+    status, slug, title = 403, "user-blocked", N_("This account is blocked")
 
 
 class NotAdmin(Problem):
-    status, slug, title = 403, "not-admin", "Administrators only"
+    status, slug, title = 403, "not-admin", N_("Administrators only")
 
 
 class NotFound(Problem):
-    status, slug, title = 404, "not-found", "Not found"
+    status, slug, title = 404, "not-found", N_("Not found")
 
 
 class MethodNotAllowed(Problem):
-    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+    status, slug, title = 405, "method-not-allowed", N_("Method not allowed")
 
 
 class AccountConflict(Problem):
-    status, slug, title = 409, "account-conflict", "The account cannot be linked"
+    status, slug, title = 409, "account-conflict", N_("The account cannot be linked")
 
 
 class BodyTooLarge(Problem):
-    status, slug, title = 413, "body-too-large", "The request body is too large"
+    status, slug, title = 413, "body-too-large", N_("The request body is too large")
 
 
 class DatabaseUnavailable(Problem):
-    status, slug, title = 503, "database-unavailable", "The service is temporarily unavailable"
+    status, slug = 503, "database-unavailable"
+    title = N_("The service is temporarily unavailable")
     retry_after = 5
 
 
 class InternalError(Problem):
-    status, slug, title = 500, "internal-error", "Internal server error"
+    status, slug, title = 500, "internal-error", N_("Internal server error")

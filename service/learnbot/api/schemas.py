@@ -45,6 +45,7 @@ class UserDocument:
     is_premium: bool
     photo_url: str | None
     created_at: str
+    locale: str | None
 
 
 @dataclass
@@ -72,7 +73,38 @@ class AccountDocument:
 class MeResponse:
     user: UserDocument
     accounts: list[AccountDocument]
+    accounts_summary: str
     is_admin: bool
+
+
+@dataclass
+class LocaleDocument:
+    code: str
+    name: str
+
+
+@dataclass
+class LocalesResponse:
+    default: str
+    locales: list[LocaleDocument]
+
+
+@dataclass
+class CatalogResponse:
+    locale: str
+    name: str
+    messages: dict[str, Any]
+
+
+@dataclass
+class LocaleBody:
+    locale: str | None
+
+
+@dataclass
+class LocaleResponse:
+    locale: str | None
+    user: UserDocument
 
 
 @dataclass

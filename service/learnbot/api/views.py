@@ -14,6 +14,7 @@ def user_view(user: User) -> dict[str, object]:
         "is_premium": user.is_premium,
         "photo_url": user.photo_url,
         "created_at": user.created_at.isoformat(),
+        "locale": user.locale,
     }
 
 

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from learnbot.auth.errors import AuthError
+from learnbot.i18n.markers import N_
 from learnbot.storage.models import TelegramProfile
 
 TELEGRAM_PUBLIC_KEY_PRODUCTION: Final[str] = (
@@ -47,29 +48,29 @@ class VerifiedInitData:
 
 def parse_init_data(raw: str) -> list[tuple[str, str]]:
     if not raw or len(raw) > MAX_INIT_DATA_BYTES:
-        raise AuthError("malformed", "The init data is empty or too long.")
+        raise AuthError("malformed", N_("The init data is empty or too long."))
     try:
         size = len(raw.encode("utf-8"))
     except UnicodeEncodeError:
-        raise AuthError("malformed", "The init data is not valid UTF-8.") from None
+        raise AuthError("malformed", N_("The init data is not valid UTF-8.")) from None
     if size > MAX_INIT_DATA_BYTES:
-        raise AuthError("malformed", "The init data is empty or too long.")
+        raise AuthError("malformed", N_("The init data is empty or too long."))
 
     fields: list[tuple[str, str]] = []
     seen: set[str] = set()
     for pair in raw.split("&"):
         raw_key, separator, raw_value = pair.partition("=")
         if not separator or not raw_key:
-            raise AuthError("malformed", "The init data has a field without a name or value.")
+            raise AuthError("malformed", N_("The init data has a field without a name or value."))
         if _INVALID_PERCENT_ESCAPE.search(pair):
-            raise AuthError("malformed", "The init data has an invalid percent escape.")
+            raise AuthError("malformed", N_("The init data has an invalid percent escape."))
         try:
             key = unquote_plus(raw_key, errors="strict")
             value = unquote_plus(raw_value, errors="strict")
         except UnicodeDecodeError:
-            raise AuthError("malformed", "The init data is not valid UTF-8.") from None
+            raise AuthError("malformed", N_("The init data is not valid UTF-8.")) from None
         if key in seen:
-            raise AuthError("malformed", "The init data repeats a field.")
+            raise AuthError("malformed", N_("The init data repeats a field."))
         seen.add(key)
         fields.append((key, value))
     return fields
@@ -93,14 +94,14 @@ def verify_init_data(
     fields = parse_init_data(raw)
     received = dict(fields)
     if "hash" not in received:
-        raise AuthError("malformed", "The init data has no hash.")
+        raise AuthError("malformed", N_("The init data has no hash."))
     if "user" not in received:
-        raise AuthError("malformed", "The init data has no user.")
+        raise AuthError("malformed", N_("The init data has no user."))
 
     if bot_token is not None:
         signed = [(key, value) for key, value in fields if key != "hash"]
         if not hash_matches(_web_app_secret(bot_token), signed, received["hash"]):
-            raise AuthError("bad_signature", "The init data's signature does not match.")
+            raise AuthError("bad_signature", N_("The init data's signature does not match."))
     elif bot_id is not None:
         _verify_third_party(
             fields,
@@ -147,7 +148,7 @@ def data_check_string(fields: Iterable[tuple[str, str]]) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        raise AuthError("malformed", "The sign-in data is not valid UTF-8.") from None
+        raise AuthError("malformed", N_("The sign-in data is not valid UTF-8.")) from None
 
 
 def hash_matches(secret: bytes, signed: Iterable[tuple[str, str]], received_hash: str) -> bool:
@@ -157,12 +158,12 @@ def hash_matches(secret: bytes, signed: Iterable[tuple[str, str]], received_hash
 
 def check_auth_date(raw: str | None, *, max_age: int, now: float) -> datetime:
     if raw is None or _DIGITS.fullmatch(raw) is None:
-        raise AuthError("malformed", "The auth date is missing or not a number.")
+        raise AuthError("malformed", N_("The auth date is missing or not a number."))
     if len(raw) > _MAX_TIMESTAMP_DIGITS or int(raw) > now + MAX_FUTURE_SKEW_SECONDS:
-        raise AuthError("expired", "The auth date is in the future.")
+        raise AuthError("expired", N_("The auth date is in the future."))
     auth_date = int(raw)
     if now - auth_date > max_age:
-        raise AuthError("expired", "The sign-in data is too old.")
+        raise AuthError("expired", N_("The sign-in data is too old."))
     return datetime.fromtimestamp(auth_date, tz=UTC)
 
 
@@ -185,18 +186,18 @@ def _verify_third_party(
 ) -> None:
     received = dict(fields)
     if "signature" not in received:
-        raise AuthError("malformed", "The init data has no signature.")
+        raise AuthError("malformed", N_("The init data has no signature."))
     signature = _decode_signature(received["signature"])
     signed = [(key, value) for key, value in fields if key not in {"hash", "signature"}]
     message = f"{bot_id}:WebAppData\n".encode() + data_check_string(signed)
     try:
         public_key.verify(signature, message)
     except InvalidSignature:
-        raise AuthError("bad_signature", "The init data's signature does not match.") from None
+        raise AuthError("bad_signature", N_("The init data's signature does not match.")) from None
 
 
 def _decode_signature(signature: str) -> bytes:
-    invalid = AuthError("bad_signature", "The init data's signature is not valid base64url.")
+    invalid = AuthError("bad_signature", N_("The init data's signature is not valid base64url."))
     if _SIGNATURE.fullmatch(signature) is None:
         raise invalid
     decoded = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
@@ -215,18 +216,18 @@ def _profile_from_user_json(raw_user: str) -> TelegramProfile:
     try:
         user = json.loads(raw_user)
     except (ValueError, RecursionError):
-        raise AuthError("malformed", "The init data's user is not valid JSON.") from None
+        raise AuthError("malformed", N_("The init data's user is not valid JSON.")) from None
     if not isinstance(user, dict):
-        raise AuthError("malformed", "The init data's user is not a JSON object.")
+        raise AuthError("malformed", N_("The init data's user is not a JSON object."))
     telegram_id = user.get("id")
     if not is_telegram_id(telegram_id):
-        raise AuthError("malformed", "The user's id is not a valid Telegram id.")
+        raise AuthError("malformed", N_("The user's id is not a valid Telegram id."))
     first_name = user.get("first_name")
     if not isinstance(first_name, str) or not first_name:
-        raise AuthError("malformed", "The user has no first name.")
+        raise AuthError("malformed", N_("The user has no first name."))
     is_premium = user.get("is_premium", False)
     if not isinstance(is_premium, bool):
-        raise AuthError("malformed", "The user's is_premium is not a boolean.")
+        raise AuthError("malformed", N_("The user's is_premium is not a boolean."))
     return TelegramProfile(
         telegram_id=telegram_id,
         first_name=first_name,
@@ -242,4 +243,4 @@ def _optional_text(user: Mapping[str, object], key: str) -> str | None:
     value = user.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise AuthError("malformed", f"The user's {key} is not a string.")
+    raise AuthError("malformed", N_("The user's %(field)s is not a string."), {"field": key})

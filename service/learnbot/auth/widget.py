@@ -14,6 +14,7 @@ from learnbot.auth.init_data import (
     hash_matches,
     is_telegram_id,
 )
+from learnbot.i18n.markers import N_
 from learnbot.storage.models import TelegramProfile
 
 MAX_WIDGET_FIELDS: Final = 32
@@ -33,10 +34,10 @@ def verify_login_widget(
     received = _as_text(fields)
     received_hash = received.pop("hash", None)
     if received_hash is None:
-        raise AuthError("malformed", "The login has no hash.")
+        raise AuthError("malformed", N_("The login has no hash."))
     secret = hashlib.sha256(bot_token.encode("utf-8")).digest()
     if not hash_matches(secret, received.items(), received_hash):
-        raise AuthError("bad_signature", "The login's signature does not match.")
+        raise AuthError("bad_signature", N_("The login's signature does not match."))
 
     auth_date = check_auth_date(received.get("auth_date"), max_age=max_age, now=now)
     return VerifiedLogin(profile=_profile(received), auth_date=auth_date)
@@ -44,22 +45,24 @@ def verify_login_widget(
 
 def _as_text(fields: Mapping[str, object]) -> dict[str, str]:
     if not fields or len(fields) > MAX_WIDGET_FIELDS:
-        raise AuthError("malformed", "The login has no fields or too many.")
+        raise AuthError("malformed", N_("The login has no fields or too many."))
     received: dict[str, str] = {}
     size = 0
     for key, value in fields.items():
         if not isinstance(key, str) or not key:
-            raise AuthError("malformed", "The login has a field without a name.")
+            raise AuthError("malformed", N_("The login has a field without a name."))
         # bool is a subclass of int, but Telegram signs only numbers and strings here.
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise AuthError("malformed", "The login has a field that is not a number or string.")
+            raise AuthError(
+                "malformed", N_("The login has a field that is not a number or string.")
+            )
         try:
             text = value if isinstance(value, str) else str(value)
         except ValueError:
-            raise AuthError("malformed", "The login has a number that is too large.") from None
+            raise AuthError("malformed", N_("The login has a number that is too large.")) from None
         size += len(key) + len(text)
         if size > MAX_INIT_DATA_BYTES:
-            raise AuthError("malformed", "The login is too long.")
+            raise AuthError("malformed", N_("The login is too long."))
         received[key] = text
     return received
 
@@ -68,10 +71,10 @@ def _profile(received: Mapping[str, str]) -> TelegramProfile:
     raw_id = received.get("id")
     telegram_id = int(raw_id) if raw_id is not None and _DIGITS.fullmatch(raw_id) else None
     if not is_telegram_id(telegram_id):
-        raise AuthError("malformed", "The login's id is not a valid Telegram id.")
+        raise AuthError("malformed", N_("The login's id is not a valid Telegram id."))
     first_name = received.get("first_name")
     if not first_name:
-        raise AuthError("malformed", "The login has no first name.")
+        raise AuthError("malformed", N_("The login has no first name."))
     return TelegramProfile(
         telegram_id=telegram_id,
         first_name=first_name,

@@ -89,3 +89,6 @@ class TimedStore(UserStore):
         return await self._timed(
             "set_blocked", lambda: self.inner.set_blocked(telegram_id, blocked)
         )
+
+    async def set_locale(self, user_id: int, locale: str | None) -> User | None:
+        return await self._timed("set_locale", lambda: self.inner.set_locale(user_id, locale))

@@ -12,6 +12,12 @@ from learnbot.storage.models import (
     UserPage,
 )
 
+# The users columns in the order both back ends read them into a User.
+USER_COLUMNS = (
+    "id, telegram_id, username, first_name, last_name, language_code, is_premium, "
+    "photo_url, is_blocked, created_at, last_seen_at, locale"
+)
+
 
 class StorageError(Exception):
     """The database could not be reached or did not answer in time."""
@@ -76,3 +82,7 @@ class UserStore(ABC):
 
     @abstractmethod
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None: ...
+
+    @abstractmethod
+    async def set_locale(self, user_id: int, locale: str | None) -> User | None:
+        """Saves the user's preferred locale (None forgets it)."""

@@ -30,6 +30,7 @@ class User:
     is_blocked: bool
     created_at: datetime
     last_seen_at: datetime
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

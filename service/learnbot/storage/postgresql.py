@@ -11,7 +11,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from learnbot.storage import migrations
-from learnbot.storage.base import AccountConflict, StorageError, UserStore
+from learnbot.storage.base import USER_COLUMNS, AccountConflict, StorageError, UserStore
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.models import (
     LinkedAccount,
@@ -79,7 +79,7 @@ class PostgresUserStore(UserStore):
     async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
         async with self._connection() as connection:
             cursor = await connection.execute(
-                """
+                f"""
                 INSERT INTO users (
                     telegram_id, username, first_name, last_name, language_code, is_premium,
                     photo_url, created_at, last_seen_at
@@ -94,9 +94,8 @@ class PostgresUserStore(UserStore):
                     photo_url = excluded.photo_url,
                     last_seen_at = excluded.last_seen_at
                 RETURNING
-                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, is_blocked, created_at, last_seen_at, (xmax = 0) AS created
-                """,
+                    {USER_COLUMNS}, (xmax = 0) AS created
+                """,  # noqa: S608 - a constant column list
                 (
                     profile.telegram_id,
                     profile.username,
@@ -111,18 +110,17 @@ class PostgresUserStore(UserStore):
             )
             row = await cursor.fetchone()
         assert row is not None
-        return SignIn(user=_user(row), created=row[11])
+        return SignIn(user=_user(row), created=row[12])
 
     async def get_user(self, telegram_id: int) -> User | None:
         async with self._connection() as connection:
             cursor = await connection.execute(
-                """
+                f"""
                 SELECT
-                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, is_blocked, created_at, last_seen_at
+                    {USER_COLUMNS}
                 FROM users
                 WHERE telegram_id = %s
-                """,
+                """,  # noqa: S608 - a constant column list
                 (telegram_id,),
             )
             row = await cursor.fetchone()
@@ -204,27 +202,25 @@ class PostgresUserStore(UserStore):
         async with self._connection() as connection:
             if before is None:
                 result = await connection.execute(
-                    """
+                    f"""
                     SELECT
-                        id, telegram_id, username, first_name, last_name, language_code,
-                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                        {USER_COLUMNS}
                     FROM users
                     ORDER BY id DESC
                     LIMIT %s
-                    """,
+                    """,  # noqa: S608 - a constant column list
                     (limit + 1,),
                 )
             else:
                 result = await connection.execute(
-                    """
+                    f"""
                     SELECT
-                        id, telegram_id, username, first_name, last_name, language_code,
-                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                        {USER_COLUMNS}
                     FROM users
                     WHERE id < %s
                     ORDER BY id DESC
                     LIMIT %s
-                    """,
+                    """,  # noqa: S608 - a constant column list
                     (before, limit + 1),
                 )
             rows = await result.fetchall()
@@ -235,14 +231,27 @@ class PostgresUserStore(UserStore):
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
         async with self._connection() as connection:
             cursor = await connection.execute(
-                """
+                f"""
                 UPDATE users SET is_blocked = %s
                 WHERE telegram_id = %s
                 RETURNING
-                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, is_blocked, created_at, last_seen_at
-                """,
+                    {USER_COLUMNS}
+                """,  # noqa: S608 - a constant column list
                 (blocked, telegram_id),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _user(row)
+
+    async def set_locale(self, user_id: int, locale: str | None) -> User | None:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                f"""
+                UPDATE users SET locale = %s
+                WHERE id = %s
+                RETURNING
+                    {USER_COLUMNS}
+                """,  # noqa: S608 - a constant column list
+                (locale, user_id),
             )
             row = await cursor.fetchone()
         return None if row is None else _user(row)
@@ -278,6 +287,7 @@ def _user(row: TupleRow) -> User:
         is_blocked=row[8],
         created_at=row[9].astimezone(UTC),
         last_seen_at=row[10].astimezone(UTC),
+        locale=row[11],
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from learnbot.storage import migrations
-from learnbot.storage.base import AccountConflict, StorageError, UserStore
+from learnbot.storage.base import USER_COLUMNS, AccountConflict, StorageError, UserStore
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.models import (
     LinkedAccount,
@@ -59,7 +59,7 @@ class SQLiteUserStore(UserStore):
 
         def upsert(connection: sqlite3.Connection) -> SignIn:
             (row,) = connection.execute(
-                """
+                f"""
                 INSERT INTO users (
                     telegram_id, username, first_name, last_name, language_code, is_premium,
                     photo_url, created_at, last_seen_at
@@ -74,9 +74,8 @@ class SQLiteUserStore(UserStore):
                     photo_url = excluded.photo_url,
                     last_seen_at = excluded.last_seen_at
                 RETURNING
-                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, is_blocked, created_at, last_seen_at
-                """,
+                    {USER_COLUMNS}
+                """,  # noqa: S608 - a constant column list
                 (
                     profile.telegram_id,
                     profile.username,
@@ -97,13 +96,12 @@ class SQLiteUserStore(UserStore):
     async def get_user(self, telegram_id: int) -> User | None:
         def get(connection: sqlite3.Connection) -> User | None:
             row = connection.execute(
-                """
+                f"""
                 SELECT
-                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, is_blocked, created_at, last_seen_at
+                    {USER_COLUMNS}
                 FROM users
                 WHERE telegram_id = ?
-                """,
+                """,  # noqa: S608 - a constant column list
                 (telegram_id,),
             ).fetchone()
             return None if row is None else _user(row)
@@ -190,27 +188,25 @@ class SQLiteUserStore(UserStore):
         def page(connection: sqlite3.Connection) -> UserPage:
             if before is None:
                 rows = connection.execute(
-                    """
+                    f"""
                     SELECT
-                        id, telegram_id, username, first_name, last_name, language_code,
-                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                        {USER_COLUMNS}
                     FROM users
                     ORDER BY id DESC
                     LIMIT ?
-                    """,
+                    """,  # noqa: S608 - a constant column list
                     (limit + 1,),
                 ).fetchall()
             else:
                 rows = connection.execute(
-                    """
+                    f"""
                     SELECT
-                        id, telegram_id, username, first_name, last_name, language_code,
-                        is_premium, photo_url, is_blocked, created_at, last_seen_at
+                        {USER_COLUMNS}
                     FROM users
                     WHERE id < ?
                     ORDER BY id DESC
                     LIMIT ?
-                    """,
+                    """,  # noqa: S608 - a constant column list
                     (before, limit + 1),
                 ).fetchall()
             users = [_user(row) for row in rows[:limit]]
@@ -222,18 +218,32 @@ class SQLiteUserStore(UserStore):
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
         def block(connection: sqlite3.Connection) -> User | None:
             rows = connection.execute(
-                """
+                f"""
                 UPDATE users SET is_blocked = ?
                 WHERE telegram_id = ?
                 RETURNING
-                    id, telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, is_blocked, created_at, last_seen_at
-                """,
+                    {USER_COLUMNS}
+                """,  # noqa: S608 - a constant column list
                 (blocked, telegram_id),
             ).fetchall()
             return _user(rows[0]) if rows else None
 
         return await self._run(block)
+
+    async def set_locale(self, user_id: int, locale: str | None) -> User | None:
+        def save(connection: sqlite3.Connection) -> User | None:
+            rows = connection.execute(
+                f"""
+                UPDATE users SET locale = ?
+                WHERE id = ?
+                RETURNING
+                    {USER_COLUMNS}
+                """,  # noqa: S608 - a constant column list
+                (locale, user_id),
+            ).fetchall()
+            return _user(rows[0]) if rows else None
+
+        return await self._run(save)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -292,6 +302,7 @@ def _user(row: Any) -> User:
         is_blocked=bool(row[8]),
         created_at=_from_timestamp(row[9]),
         last_seen_at=_from_timestamp(row[10]),
+        locale=row[11],
     )
 
 
