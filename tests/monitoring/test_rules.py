@@ -1,0 +1,80 @@
+"""The Prometheus rule files pass promtool, and every alert has a firing and a silent unit test."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTS = ROOT / "alerts"
+UNIT_TESTS = sorted((ALERTS / "tests").glob("*.yml"))
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool not found: install Debian's prometheus package")
+    return path
+
+
+def rule_files() -> list[Path]:
+    return sorted(path for path in ALERTS.glob("*.yml") if path.name != "alertmanager.yml")
+
+
+def alert_names() -> set[str]:
+    return {
+        rule["alert"]
+        for path in rule_files()
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+
+
+def alert_rule_tests() -> list[dict[str, Any]]:
+    return [
+        case
+        for path in UNIT_TESTS
+        for group in yaml.safe_load(path.read_text())["tests"]
+        for case in group.get("alert_rule_test", [])
+    ]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_rule_files_pass_promtool_check() -> None:
+    result = run(promtool(), "check", "rules", *map(str, rule_files()))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_pass() -> None:
+    assert UNIT_TESTS
+    result = run(promtool(), "test", "rules", *map(str, UNIT_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
+    cases = alert_rule_tests()
+    firing = {case["alertname"] for case in cases if case.get("exp_alerts")}
+    silent = {case["alertname"] for case in cases if not case.get("exp_alerts")}
+    alerts = alert_names()
+    assert sorted(alerts - firing) == [], "alerts without a test where they fire"
+    assert sorted(alerts - silent) == [], "alerts without a test where they stay silent"
+    assert sorted((firing | silent) - alerts) == [], "unit tests of alerts that do not exist"
+
+
+def test_unit_tests_load_the_project_rule_files() -> None:
+    loaded: set[Path] = set()
+    for path in UNIT_TESTS:
+        for name in yaml.safe_load(path.read_text())["rule_files"]:
+            rule_file = (path.parent / name).resolve()
+            assert rule_file.is_file(), f"{path.name} loads {name}, which does not exist"
+            loaded.add(rule_file)
+    assert sorted(set(rule_files()) - loaded) == [], "rule files no unit test loads"
