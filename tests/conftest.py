@@ -1,13 +1,7 @@
 from __future__ import annotations
 
 import os
-import pwd
 import secrets
-import shlex
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from learnbot.storage import UserStore, open_store
+from postgres_cluster import private_cluster
 
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -133,77 +128,5 @@ def _answers(url: str) -> bool:
 
 def throwaway_postgres_server() -> Iterator[str]:
     """Runs a private cluster on a free port from the installed server binaries."""
-    bin_dir = _postgres_bin_dir()
-    if bin_dir is None:
-        pytest.skip(
-            "PostgreSQL is needed: nothing answers at 127.0.0.1:5432, TEST_DATABASE_URL is "
-            "unset, and initdb/pg_ctl are neither on PATH nor in /usr/lib/postgresql/*/bin"
-        )
-    base = Path(tempfile.mkdtemp(prefix="learnbot-pg-"))
-    try:
-        run_as = _unprivileged_prefix(base)
-        data = base / "data"
-        port = _free_port()
-        _run(
-            [
-                *run_as,
-                str(bin_dir / "initdb"),
-                f"--pgdata={data}",
-                "--username=postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]
-        )
-        pg_ctl = [*run_as, str(bin_dir / "pg_ctl"), f"--pgdata={data}"]
-        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-        _run([*pg_ctl, "-o", options, f"--log={base / 'server.log'}", "--wait", "start"])
-        try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            _run([*pg_ctl, "--mode=immediate", "--wait", "stop"])
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def _postgres_bin_dir() -> Path | None:
-    on_path = shutil.which("initdb")
-    if on_path is not None and shutil.which("pg_ctl") is not None:
-        return Path(on_path).parent
-    installed = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
-    )
-    return installed[-1].parent if installed else None
-
-
-def _unprivileged_prefix(base: Path) -> list[str]:
-    # initdb refuses to run as root, so the cluster belongs to the postgres system user.
-    if os.geteuid() != 0:
-        return []
-    runuser = shutil.which("runuser")
-    try:
-        account = pwd.getpwnam("postgres")
-    except KeyError:
-        account = None
-    if runuser is None or account is None:
-        pytest.skip(
-            "PostgreSQL is needed: running as root, initdb needs the `postgres` system user "
-            "and `runuser`, and one of them is missing"
-        )
-    os.chown(base, account.pw_uid, account.pw_gid)
-    return [runuser, "-u", "postgres", "--"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _run(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{shlex.join(command)} failed: {result.stderr or result.stdout}")
+    with private_cluster() as cluster:
+        yield cluster.url

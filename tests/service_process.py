@@ -52,7 +52,9 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "ADMIN_", "DATABASE_", "APP_", "CORS_", "WORKERS"))
+        if not key.startswith(
+            ("TELEGRAM_", "ADMIN_", "DATABASE_", "APP_", "CORS_", "WORKERS", "RATE_LIMIT_")
+        )
     }
     env.update(
         DATABASE_URL=database_url,
@@ -63,6 +65,9 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
         PORT=str(free_port()),
         WORKERS="1",
         LOG_LEVEL="INFO",
+        # The suite sends far more than a user would; tests of the limits set their own.
+        RATE_LIMIT_ADDRESS="1000000/minute",
+        RATE_LIMIT_TELEGRAM_ID="1000000/minute",
     )
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}

@@ -22,6 +22,9 @@ def test_defaults_for_a_laptop() -> None:
     assert settings.log_format == "json"
     assert settings.sentry_dsn is None
     assert settings.sentry_environment == "development"
+    assert settings.rate_limit_enabled is True
+    assert settings.rate_limit_storage_url is None
+    assert settings.database_timeout_seconds == 3.0
 
 
 def test_every_variable_is_read() -> None:
@@ -45,6 +48,11 @@ def test_every_variable_is_read() -> None:
             "SENTRY_DSN": "https://abc123@o1.ingest.sentry.io/42",
             "SENTRY_ENVIRONMENT": "staging",
             "APP_REVISION": "1a2b3c4",
+            "RATE_LIMIT_ENABLED": "false",
+            "RATE_LIMIT_ADDRESS": "10/second",
+            "RATE_LIMIT_TELEGRAM_ID": "1000/hour",
+            "RATE_LIMIT_STORAGE_URL": "redis://:s3cret@cache:6379/1",
+            "PROXIES_COUNT": "1",
         }
     )
     assert settings.database_url == "postgresql://learnbot:pw@db:5432/learnbot"
@@ -64,7 +72,14 @@ def test_every_variable_is_read() -> None:
     assert settings.sentry_dsn == "https://abc123@o1.ingest.sentry.io/42"
     assert settings.sentry_environment == "staging"
     assert settings.revision == "1a2b3c4"
-    for secret in ("abc123", "pw@db", TOKEN):
+    assert settings.rate_limit_enabled is False
+    assert (settings.rate_limit_address, settings.rate_limit_telegram_id) == (
+        "10/second",
+        "1000/hour",
+    )
+    assert settings.rate_limit_storage_url == "redis://:s3cret@cache:6379/1"
+    assert settings.proxies_count == 1
+    for secret in ("abc123", "pw@db", TOKEN, "s3cret"):
         assert secret not in repr(settings)
 
 
@@ -100,6 +115,11 @@ def test_production_needs_a_token_or_a_bot_id() -> None:
         ("SENTRY_DSN", "not-a-dsn", "https://<key>@<host>/<project id>"),
         ("SENTRY_ENVIRONMENT", "has space", "letters, digits"),
         ("APP_REVISION", "x" * 65, "1 to 64"),
+        ("RATE_LIMIT_ADDRESS", "lots", "a rate such as 300/minute"),
+        ("RATE_LIMIT_TELEGRAM_ID", "5 per fortnight", "a rate such as 300/minute"),
+        ("RATE_LIMIT_ENABLED", "maybe", "1 or 0"),
+        ("RATE_LIMIT_STORAGE_URL", "memcached://x", "a Redis URL"),
+        ("PROXIES_COUNT", "9", "0 to 5"),
         ("DEFAULT_LOCALE", "fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
         ("SUPPORTED_LOCALES", "en,fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
     ],

@@ -28,6 +28,7 @@ from learnbot.api.problems import (
     Problem,
     RequestRejected,
 )
+from learnbot.api.rate_limits import RateLimits
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
@@ -102,6 +103,8 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     app.config.CORS_EXPOSE_HEADERS = "content-language,x-request-id,retry-after"
     app.config.CORS = bool(settings.cors_origins)
     app.config.HEALTH = False
+    # Behind the proxy, the client address comes from X-Forwarded-For (for rate limits).
+    app.config.PROXIES_COUNT = settings.proxies_count
     app.ctx.settings = settings
     Extend(app)
     app.ext.openapi.describe(
@@ -136,6 +139,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
             )
         )
         await app.ctx.store.open()
+        app.ctx.rate_limits = RateLimits(settings)
 
     @app.after_server_start
     async def start_pool_gauges(app: App) -> None:

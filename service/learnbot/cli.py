@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from learnbot.auth import sign_init_data
+from learnbot.backup.commands import add_backup_commands
+from learnbot.backup.commands import main as backup_main
 from learnbot.observability.logs import logging_config
 from learnbot.observability.metrics import MULTIPROC_DIR_VARIABLE, reset_multiproc_dir
 from learnbot.settings import ConfigError, Settings
@@ -133,11 +135,15 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--last-name")
     sign.add_argument("--username")
     sign.add_argument("--lang", default="en", help="the user's Telegram language_code")
+    add_backup_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "backup":
+        # The backup job has settings of its own and needs no bot token.
+        return backup_main(sys.argv[1:] if argv is None else argv)
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as error:

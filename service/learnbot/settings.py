@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from limits import parse
+
 from learnbot.i18n.catalogs import SOURCE_LOCALE, shipped_locales
 from learnbot.observability.logs import LogFormat
 from learnbot.storage import database_dialect
@@ -51,12 +53,17 @@ class Settings:
     log_level: str = "INFO"
     app_env: AppEnv = "development"
     database_pool_size: int = 10
-    database_timeout_seconds: float = 5.0
+    database_timeout_seconds: float = 3.0
     uses_development_token: bool = False
     log_format: LogFormat = "json"
     sentry_dsn: str | None = field(default=None, repr=False)
     sentry_environment: str = "development"
     revision: str = "unknown"
+    rate_limit_enabled: bool = True
+    rate_limit_address: str = "300/minute"
+    rate_limit_telegram_id: str = "120/minute"
+    rate_limit_storage_url: str | None = field(default=None, repr=False)
+    proxies_count: int = 0
     default_locale: str = "en"
     supported_locales: tuple[str, ...] = ("en",)
 
@@ -92,7 +99,7 @@ class Settings:
             log_level=choice_setting(env, "LOG_LEVEL", LOG_LEVELS, "INFO", fold_case=True),
             app_env=app_env,
             database_pool_size=int_setting(env, "DATABASE_POOL_SIZE", 10, 1, 200),
-            database_timeout_seconds=float(int_setting(env, "DATABASE_TIMEOUT_SECONDS", 5, 1, 60)),
+            database_timeout_seconds=float(int_setting(env, "DATABASE_TIMEOUT_SECONDS", 3, 1, 60)),
             uses_development_token=uses_development_token,
             log_format="console"
             if choice_setting(env, "LOG_FORMAT", LOG_FORMATS, "json") == "console"
@@ -100,6 +107,11 @@ class Settings:
             sentry_dsn=_sentry_dsn(env),
             sentry_environment=_label(env, "SENTRY_ENVIRONMENT", app_env),
             revision=_label(env, "APP_REVISION", "unknown"),
+            rate_limit_enabled=flag_setting(env, "RATE_LIMIT_ENABLED", default=True),
+            rate_limit_address=_rate(env, "RATE_LIMIT_ADDRESS", "300/minute"),
+            rate_limit_telegram_id=_rate(env, "RATE_LIMIT_TELEGRAM_ID", "120/minute"),
+            rate_limit_storage_url=_redis_url(env, "RATE_LIMIT_STORAGE_URL"),
+            proxies_count=int_setting(env, "PROXIES_COUNT", 0, 0, 5),
             **_locales(env),
         )
 
@@ -138,8 +150,8 @@ def choice_setting(
     return value
 
 
-def flag_setting(env: Mapping[str, str], name: str) -> bool:
-    raw = (text_setting(env, name) or "0").lower()
+def flag_setting(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
+    raw = (text_setting(env, name) or ("1" if default else "0")).lower()
     if raw not in ("0", "1", "true", "false"):
         raise ConfigError(name, "1 or 0 (true or false)")
     return raw in ("1", "true")
@@ -166,6 +178,22 @@ def _label(env: Mapping[str, str], name: str, default: str) -> str:
     value = text_setting(env, name) or default
     if not _LABEL.fullmatch(value):
         raise ConfigError(name, "1 to 64 letters, digits and . _ : / + -")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    value = text_setting(env, name) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(name, "a rate such as 300/minute, 10/second or 1000/hour") from None
+    return value
+
+
+def _redis_url(env: Mapping[str, str], name: str) -> str | None:
+    value = text_setting(env, name)
+    if value is not None and not re.fullmatch(r"rediss?://\S+", value):
+        raise ConfigError(name, "a Redis URL: redis://host:6379/0 or rediss://...")
     return value
 
 

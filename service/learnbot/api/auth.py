@@ -14,6 +14,7 @@ from learnbot.api.bodies import json_object
 from learnbot.api.context import settings_of, store_of
 from learnbot.api.locale import choose_locale
 from learnbot.api.problems import InvalidInput, NotAdmin, NotSignedIn, SignInRejected, UserBlocked
+from learnbot.api.rate_limits import rate_limits_of
 from learnbot.api.views import user_view
 from learnbot.auth import AuthError, verify_init_data, verify_login_widget
 from learnbot.i18n.markers import N_
@@ -64,6 +65,8 @@ def _verify_widget(settings: Settings, fields: dict[str, Any]) -> TelegramProfil
 )
 async def sign_in(request: Request) -> HTTPResponse:
     settings = settings_of(request)
+    limits = rate_limits_of(request)
+    await limits.check_address(request)
     body = json_object(request)
     method = "widget" if "init_data" not in body and "hash" in body else "init_data"
     try:
@@ -86,6 +89,7 @@ async def sign_in(request: Request) -> HTTPResponse:
         if error.outcome == "malformed":
             raise InvalidInput(error.detail, params=error.params) from None
         raise SignInRejected(error.detail, params=error.params) from None
+    await limits.check_telegram_id(profile.telegram_id)
     sign_in = await store_of(request).upsert_user(profile, datetime.now(UTC))
     user = sign_in.user
     request.ctx.telegram_id = user.telegram_id
@@ -108,6 +112,8 @@ async def sign_in(request: Request) -> HTTPResponse:
 
 async def current_user(request: Request) -> User:
     """The user named by `Authorization: tma <init data>`, verified on every request."""
+    limits = rate_limits_of(request)
+    await limits.check_address(request)
     header = request.headers.get("authorization")
     try:
         if header is None or header[: len(_TMA_SCHEME)].lower() != _TMA_SCHEME:
@@ -118,6 +124,7 @@ async def current_user(request: Request) -> User:
     except AuthError as error:
         AUTH_ATTEMPTS.labels("tma_header", error.outcome).inc()
         raise NotSignedIn(error.detail, params=error.params) from None
+    await limits.check_telegram_id(profile.telegram_id)
     store = store_of(request)
     user = await store.get_user(profile.telegram_id)
     if user is None:

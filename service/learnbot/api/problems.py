@@ -116,6 +116,10 @@ class BodyTooLarge(Problem):
     status, slug, title = 413, "body-too-large", N_("The request body is too large")
 
 
+class TooManyRequests(Problem):
+    status, slug, title = 429, "rate-limited", N_("Too many requests")
+
+
 class DatabaseUnavailable(Problem):
     status, slug = 503, "database-unavailable"
     title = N_("The service is temporarily unavailable")

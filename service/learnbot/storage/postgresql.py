@@ -46,6 +46,9 @@ class PostgresUserStore(UserStore):
             timeout=self._timeout,
             # A connection that died with the server is replaced instead of failing a request.
             check=AsyncConnectionPool.check_connection,
+            # Give up a reconnection cycle quickly; the next request starts a fresh attempt, so
+            # the pool finds a database that came back within seconds, not after a long backoff.
+            reconnect_timeout=self._timeout,
             name="learnbot",
             open=False,
         )

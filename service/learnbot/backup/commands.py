@@ -1,0 +1,220 @@
+"""`learnbot backup run|verify|restore|list`; cli.py wires these into the `learnbot` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging.config
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import psycopg
+
+from learnbot.backup.catalog import Backup, checksum_problem, list_backups
+from learnbot.backup.job import backup_once, drill_once
+from learnbot.backup.postgres import DatabaseError
+from learnbot.backup.restore import RestoreRefused, restore_backup
+from learnbot.backup.schedule import run_scheduled
+from learnbot.backup.settings import BackupSettings
+from learnbot.observability.logs import logging_config, scrub
+from learnbot.settings import LOG_FORMATS, LOG_LEVELS, ConfigError, choice_setting
+from learnbot.storage import StorageError, database_dialect
+
+_PROGRAM = "learnbot backup"
+
+
+def add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = commands.add_parser(
+        "backup",
+        help="back up DATABASE_URL with pg_dump; verify, list and restore backups",
+        description="PostgreSQL backups in BACKUP_DIR, checked by SHA-256 and restore drills.",
+    )
+    actions = backup.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run", help="back up on BACKUP_SCHEDULE and serve metrics on BACKUP_METRICS_PORT"
+    )
+    run.add_argument("--once", action="store_true", help="take one backup, prune, and exit")
+    verify = actions.add_parser("verify", help="check the SHA-256 of every kept backup")
+    verify.add_argument(
+        "--restore-drill",
+        action="store_true",
+        help="also restore the newest backup into a scratch database and compare every table "
+        "with the manifest taken with the dump",
+    )
+    restore = actions.add_parser(
+        "restore", help="check a backup's SHA-256, then restore it into a database"
+    )
+    restore.add_argument("file", type=Path, help="a backup file, or its name in BACKUP_DIR")
+    restore.add_argument(
+        "--target",
+        required=True,
+        type=_postgresql_url,
+        metavar="DATABASE_URL",
+        help="the database to restore into; it must be empty unless --force is given",
+    )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore into a non-empty database, dropping the objects the backup holds first",
+    )
+    actions.add_parser("list", help="list kept backups: time, size, verified by a drill or not")
+
+
+def run_backup_command(args: argparse.Namespace) -> int:
+    settings = BackupSettings.from_env(os.environ)
+    command: str = args.backup_command
+    if command == "run":
+        return _run(settings, once=args.once)
+    if command == "verify":
+        return _verify(settings, drill=args.restore_drill)
+    if command == "restore":
+        return _restore(settings, args.file, args.target, force=args.force)
+    return _list(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`learnbot backup …` on its own, without the rest of the `learnbot` command."""
+    parser = argparse.ArgumentParser(prog="learnbot", description="learnbot's backup job.")
+    add_backup_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        level = choice_setting(os.environ, "LOG_LEVEL", LOG_LEVELS, "INFO", fold_case=True)
+        log_format = choice_setting(os.environ, "LOG_FORMAT", LOG_FORMATS, "json")
+        logging.config.dictConfig(
+            logging_config(level, "console" if log_format == "console" else "json")
+        )
+        return run_backup_command(args)
+    except ConfigError as error:
+        print(f"learnbot: invalid configuration: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(settings: BackupSettings, *, once: bool) -> int:
+    if once:
+        return 0 if backup_once(settings) else 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {
+        signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        run_scheduled(settings, stop)
+    except OSError as error:
+        print(f"{_PROGRAM} run: cannot serve metrics: {error}", file=sys.stderr)
+        return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def _verify(settings: BackupSettings, *, drill: bool) -> int:
+    backups = list_backups(settings.backup_dir)
+    if not backups:
+        print(f"{_PROGRAM} verify: no backups in {settings.backup_dir}", file=sys.stderr)
+        return 1
+    failed = 0
+    for backup in backups:
+        problem = checksum_problem(backup.path)
+        print(f"ok      {backup.name}" if problem is None else f"FAILED  {problem}")
+        failed += problem is not None
+    if drill:
+        record = drill_once(settings)
+        if record is None:
+            print(f"{_PROGRAM} verify: the restore drill could not run", file=sys.stderr)
+            return 1
+        outcome = "passed" if record.passed else "FAILED: " + "; ".join(record.problems)
+        print(f"restore drill of {backups[-1].name}: {outcome}")
+        failed += not record.passed
+    return 1 if failed else 0
+
+
+def _restore(settings: BackupSettings, file: Path, target_url: str, *, force: bool) -> int:
+    path = file
+    if not path.exists() and (settings.backup_dir / file).exists():
+        path = settings.backup_dir / file
+    if not path.is_file():
+        print(f"{_PROGRAM} restore: no backup file at {file}", file=sys.stderr)
+        return 1
+    try:
+        state = restore_backup(path, target_url, force=force)
+    except RestoreRefused as error:
+        print(f"{_PROGRAM} restore: refused: {error}", file=sys.stderr)
+        return 1
+    except (DatabaseError, psycopg.Error) as error:
+        print(f"{_PROGRAM} restore: failed: {scrub(str(error))}", file=sys.stderr)
+        return 1
+    except StorageError as error:
+        print(f"restored {path.name}, but the migration check failed: {error}", file=sys.stderr)
+        return 1
+    print(f"restored {path.name}")
+    if state.current:
+        print(f"database schema is current (migration {state.applied})")
+    elif state.applied < state.latest:
+        print(
+            f"database schema is at migration {state.applied}, this release needs "
+            f"{state.latest}: run 'learnbot migrate' with DATABASE_URL set to the target",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"database schema is at migration {state.applied}, newer than this release's "
+            f"{state.latest}: serve it with the release that made the backup",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _list(settings: BackupSettings) -> int:
+    backups = list_backups(settings.backup_dir)
+    rows = [("TAKEN (UTC)", "SIZE", "VERIFIED", "FILE")]
+    rows += [_row(backup) for backup in reversed(backups)]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for taken_at, size, verified, file in rows:
+        cells = (taken_at.ljust(widths[0]), size.ljust(widths[1]), verified.ljust(widths[2]), file)
+        print("  ".join(cells))
+    print(f"{len(backups)} backup(s) in {settings.backup_dir}")
+    return 0
+
+
+def _row(backup: Backup) -> tuple[str, str, str, str]:
+    record = backup.drill()
+    if record is None:
+        verified = "no"
+    elif record.passed:
+        verified = f"yes, {record.drilled_at:%Y-%m-%d %H:%M}"
+    else:
+        verified = f"FAILED, {record.drilled_at:%Y-%m-%d %H:%M}"
+    return (
+        f"{backup.taken_at:%Y-%m-%d %H:%M:%S}",
+        _size(backup.size()),
+        verified,
+        str(backup.path),
+    )
+
+
+def _size(size: int) -> str:
+    amount = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")
+
+
+def _postgresql_url(raw: str) -> str:
+    try:
+        dialect = database_dialect(raw)
+    except ValueError:
+        dialect = None
+    if dialect != "postgresql":
+        # The URL may hold a password, so the message does not echo it.
+        raise argparse.ArgumentTypeError("a postgresql://user:password@host:port/database URL")
+    return raw

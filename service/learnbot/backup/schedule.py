@@ -1,0 +1,104 @@
+"""The long-running job: backups and restore drills on their cron schedules, metrics served."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from croniter import croniter  # type: ignore[import-untyped]
+from prometheus_client import start_http_server
+
+from learnbot.backup import metrics
+from learnbot.backup.catalog import list_backups
+from learnbot.backup.job import backup_once, drill_once
+from learnbot.backup.settings import BackupSettings
+from learnbot.observability.metrics import exposition_registry
+
+log = logging.getLogger("learnbot.backup")
+
+# Short waits keep the job on time when the wall clock jumps, and cost nothing.
+_LONGEST_WAIT_SECONDS = 30.0
+
+
+def next_run(expression: str, after: datetime) -> datetime:
+    moment: datetime = croniter(expression, after.astimezone(UTC)).get_next(datetime)
+    return moment.astimezone(UTC)
+
+
+def missed_run(expression: str, last_done: datetime | None, now: datetime) -> bool:
+    """Whether the most recent scheduled time passed with nothing done since it."""
+    previous: datetime = croniter(expression, now.astimezone(UTC)).get_prev(datetime)
+    return last_done is None or last_done < previous
+
+
+def first_runs(settings: BackupSettings, now: datetime) -> tuple[datetime, datetime]:
+    """When to back up and drill first: now for a run missed while the job was down."""
+    backups = list_backups(settings.backup_dir)
+    last_backup = backups[-1].taken_at if backups else None
+    drills = [record.drilled_at for record in (b.drill() for b in backups) if record is not None]
+    last_drill = max(drills, default=None)
+    backup_at = (
+        now if missed_run(settings.schedule, last_backup, now) else next_run(settings.schedule, now)
+    )
+    drill_at = (
+        now
+        if missed_run(settings.drill_schedule, last_drill, now)
+        else next_run(settings.drill_schedule, now)
+    )
+    return backup_at, drill_at
+
+
+def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
+    """Runs until `stop` is set; a run in progress is interrupted and cleaned up."""
+    settings.require_database_url("'backup run'")
+    backups = list_backups(settings.backup_dir)
+    metrics.observe_backups(backups)
+    metrics.LAST_ATTEMPT.set(backups[-1].taken_at.timestamp() if backups else 0)
+    server, thread = start_http_server(
+        settings.metrics_port, settings.metrics_host, registry=exposition_registry()
+    )
+    log.info(
+        "backup job started: backups on '%s', restore drills on '%s', metrics on %s:%d",
+        settings.schedule,
+        settings.drill_schedule,
+        settings.metrics_host,
+        settings.metrics_port,
+    )
+    try:
+        backup_at, drill_at = first_runs(settings, _now())
+        log.info("next backup at %s, next drill at %s", backup_at.isoformat(), drill_at.isoformat())
+        while not stop.is_set():
+            now = _now()
+            if now >= backup_at:
+                _guarded(backup_once, settings, stop)
+                backup_at = next_run(settings.schedule, _now())
+            elif now >= drill_at:
+                _guarded(drill_once, settings, stop)
+                drill_at = next_run(settings.drill_schedule, _now())
+            else:
+                wait = (min(backup_at, drill_at) - now).total_seconds()
+                stop.wait(min(wait, _LONGEST_WAIT_SECONDS))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        log.info("backup job stopped")
+
+
+def _guarded(
+    action: Callable[[BackupSettings, threading.Event], object],
+    settings: BackupSettings,
+    stop: threading.Event,
+) -> None:
+    # A bug in one run must not end the schedule: the next run may well succeed.
+    try:
+        action(settings, stop)
+    except Exception:
+        metrics.FAILURES.inc()
+        log.exception("%s failed unexpectedly", action.__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
