@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from backup_process import backup_env, backup_in_process, learnbot_backup
 
+from backup_process import backup_env, backup_in_process, learnbot_backup
 from learnbot.backup.catalog import Backup, checksum_line
 from learnbot.backup.commands import add_backup_commands
 from learnbot.backup.manifest import DrillRecord

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from prometheus_client import CollectorRegistry, multiprocess
+from psycopg import sql
+
 from backup_process import (
     backup_env,
     backup_in_process,
@@ -17,9 +20,6 @@ from backup_process import (
     learnbot_backup,
     table_rows,
 )
-from prometheus_client import CollectorRegistry, multiprocess
-from psycopg import sql
-
 from learnbot.backup.catalog import list_backups
 from learnbot.observability.metrics import exposition_registry
 from learnbot.storage.migrations import discover

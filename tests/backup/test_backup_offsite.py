@@ -12,8 +12,8 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
-from backup_process import backup_in_process, free_port
 
+from backup_process import backup_in_process, free_port
 from learnbot.backup.catalog import list_backups
 from learnbot.observability.metrics import exposition_registry
 

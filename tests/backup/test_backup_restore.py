@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from backup_process import (
     ENTRY,
     backup_env,
@@ -17,7 +18,6 @@ from backup_process import (
     learnbot_backup,
     table_rows,
 )
-
 from learnbot.backup.catalog import list_backups
 from learnbot.storage.migrations import latest_version
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from backup_process import ENTRY, backup_env, free_port
 
+from backup_process import ENTRY, backup_env, free_port
 from learnbot.backup.catalog import Backup, checksum_line, list_backups
 from learnbot.backup.manifest import DrillRecord
 from learnbot.backup.schedule import first_runs, missed_run, next_run

@@ -5,8 +5,8 @@ import time
 from pathlib import Path
 
 import pytest
-from backup_process import backup_in_process, free_port
 
+from backup_process import backup_in_process, free_port
 from learnbot.backup.catalog import list_backups
 from learnbot.observability.metrics import exposition_registry
 
