@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from learnbot.auth import sign_init_data
-from learnbot.backup.commands import add_backup_commands
-from learnbot.backup.commands import main as backup_main
+from learnbot.backup.arguments import add_backup_commands
 from learnbot.observability.logs import logging_config
 from learnbot.observability.metrics import MULTIPROC_DIR_VARIABLE, reset_multiproc_dir
 from learnbot.settings import ConfigError, Settings
@@ -143,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "backup":
         # The backup job has settings of its own and needs no bot token.
+        from learnbot.backup.commands import main as backup_main
+
         return backup_main(sys.argv[1:] if argv is None else argv)
     try:
         settings = Settings.from_env(os.environ)
