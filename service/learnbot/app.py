@@ -51,7 +51,7 @@ class ProblemErrorHandler(ErrorHandler):
     """The one place where errors become application/problem+json."""
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
-        problem = as_problem(exception)
+        problem = as_problem(exception, request)
         catalog = catalog_of(request)
         if isinstance(problem, InternalError):
             log.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
@@ -63,7 +63,7 @@ class ProblemErrorHandler(ErrorHandler):
         )
 
 
-def as_problem(exception: Exception) -> Problem:
+def as_problem(exception: Exception, request: Request) -> Problem:
     if isinstance(exception, Problem):
         return exception
     if isinstance(exception, StorageError):
@@ -71,7 +71,7 @@ def as_problem(exception: Exception) -> Problem:
     if isinstance(exception, SanicNotFound):
         return NotFound(N_("No endpoint answers at this path."))
     if isinstance(exception, SanicMethodNotAllowed):
-        allowed = ", ".join(sorted(getattr(exception, "allowed_methods", None) or ()))
+        allowed = ", ".join(allowed_methods(request))
         return MethodNotAllowed(
             N_("This endpoint does not take this method."),
             headers={"Allow": allowed} if allowed else None,
@@ -83,6 +83,18 @@ def as_problem(exception: Exception) -> Problem:
     if isinstance(exception, SanicException) and 400 <= exception.status_code < 500:
         return RequestRejected(exception.status_code)
     return InternalError(N_("The error was logged; please try again later."))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """For the Allow header: Sanic's router leaves it out for routes with parameters."""
+    found = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        try:
+            request.app.router.get(request.path, method, None)
+        except (SanicNotFound, SanicMethodNotAllowed):
+            continue
+        found.append(method)
+    return found
 
 
 def create_app(settings: Settings, name: str = "learnbot") -> App:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -226,14 +225,7 @@ async def test_an_empty_store_has_one_empty_page(store: UserStore) -> None:
     assert page.next_cursor is None
 
 
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    ["", "garbage", "zzzz!!!!", _b64("u:-1"), _b64("u:abc"), _b64("user:5"), _b64("5"), "dTo"],
-)
+@pytest.mark.parametrize("cursor", ["", "garbage", "zzzz!!!!", "-1", "0", "1.5", "dToxMg"])
 async def test_a_foreign_cursor_is_invalid(store: UserStore, cursor: str) -> None:
     await store.upsert_user(profile(), T0)
 

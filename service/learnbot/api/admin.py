@@ -6,7 +6,7 @@ from sanic_ext import openapi
 
 from learnbot.api import schemas
 from learnbot.api.auth import current_admin
-from learnbot.api.bodies import int_query
+from learnbot.api.bodies import int_query, query_value
 from learnbot.api.context import store_of
 from learnbot.api.problems import InvalidInput, NotFound
 from learnbot.api.views import admin_user_view
@@ -22,16 +22,13 @@ MAX_TELEGRAM_ID = 2**53 - 1
 @openapi.definition(
     summary="Users, newest first",
     secured=schemas.SIGNED_IN,
-    parameter=[
-        openapi.definitions.Parameter("limit", int, "query", description="1 to 100, default 20"),
-        openapi.definitions.Parameter("cursor", str, "query", description="next_cursor of a page"),
-    ],
-    response=schemas.responses(200, schemas.UserPageResponse, 401, 403, 422, 503),
+    parameter=[schemas.LIMIT, schemas.CURSOR],
+    response=schemas.responses(200, schemas.USER_PAGE, 401, 403, 422, 503),
 )
 async def list_users(request: Request) -> HTTPResponse:
     await current_admin(request)
     limit = int_query(request, "limit", default=20, low=1, high=100)
-    cursor = request.args.get("cursor")
+    cursor = query_value(request, "cursor")
     try:
         page = await store_of(request).list_users(limit, cursor)
     except InvalidCursor:
@@ -58,7 +55,7 @@ async def _set_blocked(request: Request, telegram_id: int, blocked: bool) -> HTT
 @openapi.definition(
     summary="Block a user from signing in",
     secured=schemas.SIGNED_IN,
-    response=schemas.responses(200, schemas.AdminUserDocument, 401, 403, 404, 503),
+    response=schemas.responses(200, schemas.ADMIN_USER, 401, 403, 404, 503),
 )
 async def block(request: Request, telegram_id: int) -> HTTPResponse:
     return await _set_blocked(request, telegram_id, True)
@@ -68,7 +65,7 @@ async def block(request: Request, telegram_id: int) -> HTTPResponse:
 @openapi.definition(
     summary="Let a blocked user sign in again",
     secured=schemas.SIGNED_IN,
-    response=schemas.responses(200, schemas.AdminUserDocument, 401, 403, 404, 503),
+    response=schemas.responses(200, schemas.ADMIN_USER, 401, 403, 404, 503),
 )
 async def unblock(request: Request, telegram_id: int) -> HTTPResponse:
     return await _set_blocked(request, telegram_id, False)

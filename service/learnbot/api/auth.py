@@ -15,6 +15,7 @@ from learnbot.api.context import settings_of, store_of
 from learnbot.api.locale import choose_locale
 from learnbot.api.problems import InvalidInput, NotAdmin, NotSignedIn, SignInRejected, UserBlocked
 from learnbot.api.rate_limits import rate_limits_of
+from learnbot.api.schemas import MAX_TELEGRAM_ID
 from learnbot.api.views import user_view
 from learnbot.auth import AuthError, verify_init_data, verify_login_widget
 from learnbot.i18n.markers import N_
@@ -60,34 +61,28 @@ def _verify_widget(settings: Settings, fields: dict[str, Any]) -> TelegramProfil
     summary="Sign in with Telegram",
     description="Verifies Mini App init data (or Login Widget fields) and creates or "
     "refreshes the user.",
-    body={"application/json": schemas.SignInBody},
-    response=schemas.responses(200, schemas.SignInResponse, 400, 401, 403, 413, 422, 503),
+    body=schemas.body(schemas.SIGN_IN_BODY),
+    response=schemas.responses(200, schemas.SIGN_IN, 400, 401, 403, 413, 422, 503),
 )
 async def sign_in(request: Request) -> HTTPResponse:
     settings = settings_of(request)
     limits = rate_limits_of(request)
     await limits.check_address(request)
     body = json_object(request)
-    method = "widget" if "init_data" not in body and "hash" in body else "init_data"
+    method = "init_data" if "init_data" in body else "widget"
+    problem = _sign_in_body_problem(body)
+    if problem is not None:
+        AUTH_ATTEMPTS.labels(method, "malformed").inc()
+        raise problem
     try:
-        if "init_data" in body:
-            raw = body["init_data"]
-            if not isinstance(raw, str):
-                raise AuthError(
-                    "malformed", N_("'init_data' must be the raw Telegram.WebApp.initData string.")
-                )
-            profile = _verify_init_data(settings, raw)
-        elif "hash" in body and "id" in body:
-            profile = _verify_widget(settings, body)
+        if method == "init_data":
+            profile = _verify_init_data(settings, body["init_data"])
         else:
-            raise AuthError(
-                "malformed",
-                N_("Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash)."),
-            )
+            profile = _verify_widget(settings, body)
     except AuthError as error:
+        # The body has the documented shape, so whatever is wrong inside it is a refused
+        # credential (401); the metric still tells malformed data from bad signatures.
         AUTH_ATTEMPTS.labels(method, error.outcome).inc()
-        if error.outcome == "malformed":
-            raise InvalidInput(error.detail, params=error.params) from None
         raise SignInRejected(error.detail, params=error.params) from None
     await limits.check_telegram_id(profile.telegram_id)
     sign_in = await store_of(request).upsert_user(profile, datetime.now(UTC))
@@ -107,6 +102,43 @@ async def sign_in(request: Request) -> HTTPResponse:
             "user": user_view(user),
             "is_admin": user.telegram_id in settings.admin_telegram_ids,
         }
+    )
+
+
+_WIDGET_FIELDS = {"id": int, "first_name": str, "auth_date": int, "hash": str}
+_OPTIONAL_WIDGET_FIELDS = ("last_name", "username", "photo_url")
+
+
+def _sign_in_body_problem(body: dict[str, Any]) -> InvalidInput | None:
+    """A 422 when the body does not have the documented shape, else None."""
+    if "init_data" in body:
+        if isinstance(body["init_data"], str):
+            return None
+        return InvalidInput(
+            N_("'init_data' must be the raw Telegram.WebApp.initData string."),
+            extensions={"field": "init_data"},
+        )
+    if not any(name in body for name in _WIDGET_FIELDS):
+        return InvalidInput(
+            N_("Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash).")
+        )
+    for name, kind in _WIDGET_FIELDS.items():
+        value = body.get(name)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            return _widget_field_problem(name)
+    if not 0 < body["id"] <= MAX_TELEGRAM_ID or body["auth_date"] < 0:
+        return _widget_field_problem("id" if body["auth_date"] >= 0 else "auth_date")
+    for name in _OPTIONAL_WIDGET_FIELDS:
+        if name in body and not isinstance(body[name], str):
+            return _widget_field_problem(name)
+    return None
+
+
+def _widget_field_problem(name: str) -> InvalidInput:
+    return InvalidInput(
+        N_("The Login Widget field '%(field)s' is missing or has the wrong type."),
+        params={"field": name},
+        extensions={"field": name},
     )
 
 

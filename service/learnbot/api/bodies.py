@@ -2,14 +2,20 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from sanic import Request
 
 from learnbot.api.problems import InvalidBody, InvalidInput
+from learnbot.api.schemas import TEXT_PATTERN
 from learnbot.i18n.markers import N_
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+@lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A schema's anchored ECMA pattern as a Python pattern for fullmatch."""
+    return re.compile(pattern.removeprefix("^").removesuffix("$"))
 
 
 def json_object(request: Request) -> dict[str, Any]:
@@ -30,14 +36,14 @@ def text_field(
     name: str,
     *,
     max_length: int,
-    pattern: re.Pattern[str] | None = None,
+    pattern: str = TEXT_PATTERN,
 ) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise _invalid(N_("'%(field)s' must be a non-empty string."), name)
     if len(value) > max_length:
         raise _invalid(N_("'%(field)s' must be at most %(max)d characters."), name, max=max_length)
-    if _CONTROL.search(value) or (pattern is not None and not pattern.fullmatch(value)):
+    if not _compiled(pattern).fullmatch(value):
         raise _invalid(N_("'%(field)s' has characters that are not allowed."), name)
     return value
 
@@ -48,8 +54,13 @@ def optional_text_field(body: dict[str, Any], name: str, *, max_length: int) -> 
     return text_field(body, name, max_length=max_length)
 
 
+def query_value(request: Request, name: str) -> str | None:
+    """A query parameter, blank values included: `?cursor=` is a cursor, and an invalid one."""
+    return request.get_args(keep_blank_values=True).get(name)
+
+
 def int_query(request: Request, name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
+    raw = query_value(request, name)
     if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:

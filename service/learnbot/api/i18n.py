@@ -29,7 +29,7 @@ def _catalogs(request: Request) -> dict[str, LocaleCatalog]:
 @bp.get("/i18n/locales")
 @openapi.definition(
     summary="The supported locales with their native names, and the default",
-    response=schemas.responses(200, schemas.LocalesResponse),
+    response=schemas.responses(200, schemas.LOCALES),
 )
 async def locales(request: Request) -> HTTPResponse:
     settings = settings_of(request)
@@ -51,7 +51,7 @@ async def locales(request: Request) -> HTTPResponse:
     description="Plural messages map CLDR categories (one, few, many, other) to text. "
     "Answers 304 when If-None-Match holds the current ETag.",
     response=[
-        *schemas.responses(200, schemas.CatalogResponse, 404),
+        *schemas.responses(200, schemas.CATALOG, 404),
         openapi.definitions.Response({}, status=304, description="Not Modified"),
     ],
 )
@@ -77,8 +77,8 @@ async def catalog(request: Request, locale: str) -> HTTPResponse:
 @openapi.definition(
     summary="Save the signed-in user's preferred locale (null forgets it)",
     secured=schemas.SIGNED_IN,
-    body={"application/json": schemas.LocaleBody},
-    response=schemas.responses(200, schemas.LocaleResponse, 400, 401, 403, 413, 422, 503),
+    body=schemas.body(schemas.LOCALE_BODY),
+    response=schemas.responses(200, schemas.LOCALE, 400, 401, 403, 413, 422, 503),
 )
 async def save_locale(request: Request) -> HTTPResponse:
     user = await current_user(request)
@@ -86,7 +86,7 @@ async def save_locale(request: Request) -> HTTPResponse:
     supported = settings_of(request).supported_locales
     wanted = body.get("locale")
     code = exact_locale(wanted, supported) if isinstance(wanted, str) else None
-    if wanted is not None and code is None:
+    if "locale" not in body or (wanted is not None and code is None):
         raise InvalidInput(
             N_("'locale' must be one of: %(supported)s."),
             params={"supported": ", ".join(supported)},

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from sanic import Blueprint, Request
@@ -19,14 +18,12 @@ from learnbot.storage import AccountConflict as StoredAccountConflict
 
 bp = Blueprint("me")
 
-PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
-
 
 @bp.get("/me")
 @openapi.definition(
     summary="The signed-in user and their linked accounts",
     secured=schemas.SIGNED_IN,
-    response=schemas.responses(200, schemas.MeResponse, 401, 403, 503),
+    response=schemas.responses(200, schemas.ME, 401, 403, 503),
 )
 async def me(request: Request) -> HTTPResponse:
     user = await current_user(request)
@@ -49,13 +46,15 @@ async def me(request: Request) -> HTTPResponse:
     summary="Link a third-party account",
     description="201 for a new link; 200 when the same account was linked already.",
     secured=schemas.SIGNED_IN,
-    body={"application/json": schemas.LinkAccountBody},
-    response=schemas.responses(201, schemas.AccountDocument, 400, 401, 403, 409, 413, 422, 503),
+    body=schemas.body(schemas.LINK_ACCOUNT_BODY),
+    response=schemas.responses(
+        201, schemas.ACCOUNT, 400, 401, 403, 409, 413, 422, 503, also={200: schemas.ACCOUNT}
+    ),
 )
 async def link_account(request: Request) -> HTTPResponse:
     user = await current_user(request)
     body = json_object(request)
-    provider = text_field(body, "provider", max_length=32, pattern=PROVIDER)
+    provider = text_field(body, "provider", max_length=32, pattern=schemas.PROVIDER_PATTERN)
     external_id = text_field(body, "external_id", max_length=256)
     display_name = optional_text_field(body, "display_name", max_length=128)
     try:

@@ -18,7 +18,7 @@ bp = Blueprint("ops")
 @bp.get("/health")
 @openapi.definition(
     summary="Liveness: the process answers; the database is not consulted",
-    response=schemas.responses(200, schemas.Status),
+    response=schemas.responses(200, schemas.STATUS),
 )
 async def health(request: Request) -> HTTPResponse:
     return json({"status": "ok"})
@@ -27,7 +27,7 @@ async def health(request: Request) -> HTTPResponse:
 @bp.get("/ready")
 @openapi.definition(
     summary="Readiness: the database answers and its migrations are current",
-    response=schemas.responses(200, schemas.Status, 503),
+    response=schemas.responses(200, schemas.STATUS, 503),
 )
 async def ready(request: Request) -> HTTPResponse:
     problem = await readiness_problem(store_of(request))

@@ -1,142 +1,181 @@
-"""Shapes for the OpenAPI document; the handlers build the same shapes by hand."""
+"""JSON Schemas of the OpenAPI document; request validation uses the same patterns."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from sanic_ext.extensions.openapi.definitions import Response
+from sanic_ext.extensions.openapi.definitions import Parameter, RequestBody, Response
+from sanic_ext.extensions.openapi.types import Integer, String
 
 from learnbot.api.problems import PROBLEM_CONTENT_TYPE
+from learnbot.i18n.catalogs import shipped_locales
+from learnbot.storage.cursor import CURSOR_PATTERN, MAX_CURSOR
+
+Schema = dict[str, Any]
+
+# Printable text with at least one character that is not white space.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+PROVIDER_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
+MAX_TELEGRAM_ID = 2**53 - 1
 
 # The `tma` security scheme that create_app registers: `Authorization: tma <init data>`.
-SIGNED_IN: dict[str, Any] = {"tma": []}
+SIGNED_IN: Schema = {"tma": []}
+
+STRING: Schema = {"type": "string"}
+NULLABLE_STRING: Schema = {"type": "string", "nullable": True}
+BOOLEAN: Schema = {"type": "boolean"}
+DATE_TIME: Schema = {"type": "string", "format": "date-time"}
+TELEGRAM_ID: Schema = {
+    "type": "integer",
+    "format": "int64",
+    "minimum": 1,
+    "maximum": MAX_TELEGRAM_ID,
+}
 
 
-@dataclass
-class ProblemDocument:
-    type: str
-    title: str
-    status: int
-    detail: str
+def text(max_length: int, pattern: str = TEXT_PATTERN, *, nullable: bool = False) -> Schema:
+    schema: Schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
+    return {**schema, "nullable": True} if nullable else schema
 
 
-@dataclass
-class SignInBody:
-    init_data: str | None
-    id: int | None
-    first_name: str | None
-    last_name: str | None
-    username: str | None
-    photo_url: str | None
-    auth_date: int | None
-    hash: str | None
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    return {
+        "type": "object",
+        "properties": {**required, **(optional or {})},
+        "required": list(required),
+    }
 
 
-@dataclass
-class UserDocument:
-    id: int
-    telegram_id: int
-    username: str | None
-    first_name: str
-    last_name: str | None
-    language_code: str | None
-    is_premium: bool
-    photo_url: str | None
-    created_at: str
-    locale: str | None
+PROBLEM = obj({"type": STRING, "title": STRING, "status": {"type": "integer"}, "detail": STRING})
+USER = obj(
+    {
+        "id": {"type": "integer", "format": "int64"},
+        "telegram_id": TELEGRAM_ID,
+        "username": NULLABLE_STRING,
+        "first_name": STRING,
+        "last_name": NULLABLE_STRING,
+        "language_code": NULLABLE_STRING,
+        "is_premium": BOOLEAN,
+        "photo_url": NULLABLE_STRING,
+        "created_at": DATE_TIME,
+        "locale": NULLABLE_STRING,
+    }
+)
+ADMIN_USER: Schema = {
+    **USER,
+    "properties": {**USER["properties"], "is_blocked": BOOLEAN, "last_seen_at": DATE_TIME},
+    "required": [*USER["required"], "is_blocked", "last_seen_at"],
+}
+ACCOUNT = obj(
+    {
+        "provider": STRING,
+        "external_id": STRING,
+        "display_name": NULLABLE_STRING,
+        "linked_at": DATE_TIME,
+    }
+)
+SIGN_IN = obj({"message": STRING, "user": USER, "is_admin": BOOLEAN})
+ME = obj(
+    {
+        "user": USER,
+        "accounts": {"type": "array", "items": ACCOUNT},
+        "accounts_summary": STRING,
+        "is_admin": BOOLEAN,
+    }
+)
+USER_PAGE = obj({"users": {"type": "array", "items": ADMIN_USER}, "next_cursor": NULLABLE_STRING})
+STATUS = obj({"status": STRING})
+LOCALES = obj(
+    {
+        "default": STRING,
+        "locales": {"type": "array", "items": obj({"code": STRING, "name": STRING})},
+    }
+)
+CATALOG = obj(
+    {
+        "locale": STRING,
+        "name": STRING,
+        "messages": {
+            "type": "object",
+            "additionalProperties": {
+                "oneOf": [STRING, {"type": "object", "additionalProperties": STRING}]
+            },
+        },
+    }
+)
+LOCALE = obj({"locale": NULLABLE_STRING, "user": USER})
+
+SIGN_IN_BODY: Schema = {
+    "anyOf": [
+        obj({"init_data": STRING}),
+        obj(
+            {
+                "id": TELEGRAM_ID,
+                "first_name": STRING,
+                "auth_date": {"type": "integer", "format": "int64", "minimum": 0},
+                "hash": STRING,
+            },
+            {"last_name": STRING, "username": STRING, "photo_url": STRING},
+        ),
+    ],
+    "description": "Mini App init data, or the fields the Login Widget hands over.",
+}
+LINK_ACCOUNT_BODY = obj(
+    {"provider": text(32, PROVIDER_PATTERN), "external_id": text(256)},
+    {"display_name": text(128, nullable=True)},
+)
+LOCALE_BODY = obj(
+    {
+        "locale": {
+            "type": "string",
+            "nullable": True,
+            "enum": [
+                *shipped_locales(),
+                *(c.replace("_", "-") for c in shipped_locales() if "_" in c),
+                None,
+            ],
+        }
+    }
+)
+# sanic-ext's schema types are untyped.
+LIMIT = Parameter(
+    "limit",
+    Integer(minimum=1, maximum=100, default=20),  # type: ignore[no-untyped-call]
+    "query",
+)
+CURSOR = Parameter(
+    "cursor",
+    String(pattern=CURSOR_PATTERN, maxLength=len(str(MAX_CURSOR))),  # type: ignore[no-untyped-call]
+    "query",
+    description="next_cursor of the previous page",
+)
 
 
-@dataclass
-class AdminUserDocument(UserDocument):
-    is_blocked: bool
-    last_seen_at: str
+def body(schema: Schema) -> RequestBody:
+    return RequestBody({"application/json": {"schema": schema}}, required=True)
 
 
-@dataclass
-class SignInResponse:
-    message: str
-    user: UserDocument
-    is_admin: bool
-
-
-@dataclass
-class AccountDocument:
-    provider: str
-    external_id: str
-    display_name: str | None
-    linked_at: str
-
-
-@dataclass
-class MeResponse:
-    user: UserDocument
-    accounts: list[AccountDocument]
-    accounts_summary: str
-    is_admin: bool
-
-
-@dataclass
-class LocaleDocument:
-    code: str
-    name: str
-
-
-@dataclass
-class LocalesResponse:
-    default: str
-    locales: list[LocaleDocument]
-
-
-@dataclass
-class CatalogResponse:
-    locale: str
-    name: str
-    messages: dict[str, Any]
-
-
-@dataclass
-class LocaleBody:
-    locale: str | None
-
-
-@dataclass
-class LocaleResponse:
-    locale: str | None
-    user: UserDocument
-
-
-@dataclass
-class LinkAccountBody:
-    provider: str
-    external_id: str
-    display_name: str | None
-
-
-@dataclass
-class UserPageResponse:
-    users: list[AdminUserDocument]
-    next_cursor: str | None
-
-
-@dataclass
-class Status:
-    status: str
-
-
-def responses(status: int, schema: type | None, *problem_statuses: int) -> list[Response]:
-    """The documented answers of one operation: its success, then its problem documents."""
-    success = Response(
-        {"application/json": schema} if schema else {},
-        status=status,
-        description=HTTPStatus(status).phrase,
-    )
+def responses(
+    status: int,
+    schema: Schema | None,
+    *problem_statuses: int,
+    also: dict[int, Schema] | None = None,
+) -> list[Response]:
+    """The documented answers of one operation: its successes, then its problem documents."""
+    successes = {status: schema, **(also or {})}
     return [
-        success,
         *(
             Response(
-                {PROBLEM_CONTENT_TYPE: ProblemDocument},
+                {"application/json": {"schema": success}} if success else {},
+                status=code,
+                description=HTTPStatus(code).phrase,
+            )
+            for code, success in successes.items()
+        ),
+        *(
+            Response(
+                {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM}},
                 status=problem,
                 description=HTTPStatus(problem).phrase,
             )
