@@ -17,7 +17,22 @@ def test_a_cursor_is_the_decimal_id() -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["", "0", "-5", "+5", "05", "5 ", " 5", "1.5", "1e3", "\uff15", "abc", str(2**53), "9" * 17, "5\n"],
+    [
+        "",
+        "0",
+        "-5",
+        "+5",
+        "05",
+        "5 ",
+        " 5",
+        "1.5",
+        "1e3",
+        "\uff15",
+        "abc",
+        str(2**53),
+        "9" * 17,
+        "5\n",
+    ],
 )
 def test_anything_else_is_an_invalid_cursor(cursor: str) -> None:
     with pytest.raises(InvalidCursor):
