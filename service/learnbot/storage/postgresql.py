@@ -232,29 +232,20 @@ class PostgresUserStore(UserStore):
         return UserPage(users=users, next_cursor=encode_cursor(users[-1].id) if more else None)
 
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
-        async with self._connection() as connection:
-            cursor = await connection.execute(
-                f"""
-                UPDATE users SET is_blocked = %s
-                WHERE telegram_id = %s
-                RETURNING
-                    {USER_COLUMNS}
-                """,  # noqa: S608 - a constant column list
-                (blocked, telegram_id),
-            )
-            row = await cursor.fetchone()
-        return None if row is None else _user(row)
+        return await self._update_user(
+            "is_blocked = %s", "telegram_id = %s", (blocked, telegram_id)
+        )
 
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
+        return await self._update_user("locale = %s", "id = %s", (locale, user_id))
+
+    async def _update_user(
+        self, assignment: str, condition: str, params: tuple[object, ...]
+    ) -> User | None:
         async with self._connection() as connection:
             cursor = await connection.execute(
-                f"""
-                UPDATE users SET locale = %s
-                WHERE id = %s
-                RETURNING
-                    {USER_COLUMNS}
-                """,  # noqa: S608 - a constant column list
-                (locale, user_id),
+                f"UPDATE users SET {assignment} WHERE {condition} RETURNING {USER_COLUMNS}",  # noqa: S608 - constant SQL fragments
+                params,
             )
             row = await cursor.fetchone()
         return None if row is None else _user(row)

@@ -216,34 +216,22 @@ class SQLiteUserStore(UserStore):
         return await self._run(page)
 
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
-        def block(connection: sqlite3.Connection) -> User | None:
-            rows = connection.execute(
-                f"""
-                UPDATE users SET is_blocked = ?
-                WHERE telegram_id = ?
-                RETURNING
-                    {USER_COLUMNS}
-                """,  # noqa: S608 - a constant column list
-                (blocked, telegram_id),
-            ).fetchall()
-            return _user(rows[0]) if rows else None
-
-        return await self._run(block)
+        return await self._update_user("is_blocked = ?", "telegram_id = ?", (blocked, telegram_id))
 
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
-        def save(connection: sqlite3.Connection) -> User | None:
+        return await self._update_user("locale = ?", "id = ?", (locale, user_id))
+
+    async def _update_user(
+        self, assignment: str, condition: str, params: tuple[object, ...]
+    ) -> User | None:
+        def update(connection: sqlite3.Connection) -> User | None:
             rows = connection.execute(
-                f"""
-                UPDATE users SET locale = ?
-                WHERE id = ?
-                RETURNING
-                    {USER_COLUMNS}
-                """,  # noqa: S608 - a constant column list
-                (locale, user_id),
+                f"UPDATE users SET {assignment} WHERE {condition} RETURNING {USER_COLUMNS}",  # noqa: S608 - constant SQL fragments
+                params,
             ).fetchall()
             return _user(rows[0]) if rows else None
 
-        return await self._run(save)
+        return await self._run(update)
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
