@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate i18n clean
+.PHONY: help run test lint format migrate i18n clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,16 +34,20 @@ i18n: $(INSTALLED) ## extract messages into messages.pot and update every .po ca
 		--no-fuzzy-matching --ignore-obsolete
 
 lint: $(INSTALLED) ## ruff format check, ruff, mypy
-	$(BIN)/ruff format --check service tests
-	$(BIN)/ruff check service tests
+	$(BIN)/ruff format --check service platform tests bench
+	$(BIN)/ruff check service platform tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy --strict platform/*.py
 
 format: $(INSTALLED) ## rewrite the code in the project's format
-	$(BIN)/ruff format service tests
-	$(BIN)/ruff check --fix service tests
+	$(BIN)/ruff format service platform tests bench
+	$(BIN)/ruff check --fix service platform tests bench
 
 test: lint ## lint, then the whole test suite
 	$(BIN)/pytest
+
+bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~4 min; see bench/README.md)
+	$(BIN)/python -m bench.run
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

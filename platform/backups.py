@@ -1,0 +1,60 @@
+"""The backup job: `learnbot backup run` from the service image, dumping PostgreSQL on its
+schedule into a volume of its own and serving its metrics to Prometheus."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from containers import environment, healthcheck, python_probe, run_container
+from service_env import BACKUP_DIR, BACKUP_METRICS_PORT
+
+
+@dataclass(frozen=True, slots=True)
+class BackupsArgs:
+    container_name: str
+    network: pulumi.Input[str]
+    image: pulumi.Input[str]
+    environment: Mapping[str, str]
+    secret_environment: Mapping[str, pulumi.Input[str]] = field(repr=False)
+    memory_mb: int = 512
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class Backups(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("learnbot:platform:Backups", name, None, opts)
+        # Kept by `pulumi destroy`, like the database's volume.
+        self.volume = docker.Volume(
+            f"{name}-data",
+            name=f"{args.container_name}-data",
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        self.container = run_container(
+            f"{name}-job",
+            parent=self,
+            name=args.container_name,
+            image=args.image,
+            component="backup",
+            network=args.network,
+            memory_mb=args.memory_mb,
+            command=["learnbot", "backup", "run"],
+            envs=environment(args.environment, args.secret_environment),
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=BACKUP_DIR)
+            ],
+            healthcheck=healthcheck(
+                python_probe(f"http://127.0.0.1:{BACKUP_METRICS_PORT}/metrics")
+            ),
+            # A dump in progress gets time to finish or clean up.
+            destroy_grace_seconds=120,
+            depends_on=args.depends_on,
+        )
+        self.host: pulumi.Output[str] = self.container.name
+        self.metrics_port = BACKUP_METRICS_PORT
+        self.register_outputs({"host": self.host, "volume": self.volume.name})

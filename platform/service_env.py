@@ -1,0 +1,84 @@
+"""The environment variables the stack gives the service's containers (see the README's
+Configuration table and service/learnbot/backup/settings.py); secrets are kept apart so the
+stack can hand them to Pulumi as secrets."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from stack_config import Secret, StackConfig
+
+API_PORT = 8000
+BACKUP_METRICS_PORT = 9102
+BACKUP_DIR = "/var/lib/learnbot/backups"
+DATABASE_USER = "learnbot"
+DATABASE_NAME = "learnbot"
+POSTGRES_PORT = 5432
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - inside a container, reachable on the stack's network only
+
+
+def database_url(host: str, password: str) -> str:
+    return (
+        f"postgresql://{DATABASE_USER}:{quote(password, safe='')}@{host}:{POSTGRES_PORT}/"
+        f"{DATABASE_NAME}"
+    )
+
+
+def api_environment(config: StackConfig) -> dict[str, str]:
+    env = {
+        "APP_ENV": "production",
+        "HOST": ALL_INTERFACES,
+        "PORT": str(API_PORT),
+        "WORKERS": str(config.api_workers),
+        "LOG_LEVEL": config.log_level,
+        "LOG_FORMAT": "json",
+        "ADMIN_TELEGRAM_IDS": ",".join(str(i) for i in config.admin_telegram_ids),
+        "SUPPORTED_LOCALES": ",".join(config.supported_locales),
+        "DEFAULT_LOCALE": config.default_locale,
+        "CORS_ORIGINS": ",".join(config.cors_origins),
+        "DATABASE_POOL_SIZE": str(config.database_pool_size),
+        # The stack's nginx adds X-Forwarded-For, and so may proxies in front of it.
+        "PROXIES_COUNT": str(1 + config.proxies_in_front),
+        "SENTRY_ENVIRONMENT": config.sentry_environment,
+        "APP_REVISION": config.api_image_tag,
+    }
+    if config.telegram_bot_id is not None:
+        env["TELEGRAM_BOT_ID"] = str(config.telegram_bot_id)
+    return {name: value for name, value in env.items() if value}
+
+
+def api_secret_environment(config: StackConfig) -> dict[str, Secret]:
+    secrets = {
+        "TELEGRAM_BOT_TOKEN": config.telegram_bot_token,
+        "SENTRY_DSN": config.sentry_dsn,
+    }
+    return {name: value for name, value in secrets.items() if value is not None}
+
+
+def backup_environment(config: StackConfig) -> dict[str, str]:
+    backup = config.backup
+    env = {
+        "APP_ENV": "production",
+        "LOG_LEVEL": config.log_level,
+        "LOG_FORMAT": "json",
+        "BACKUP_DIR": BACKUP_DIR,
+        "BACKUP_SCHEDULE": backup.schedule,
+        "BACKUP_DRILL_SCHEDULE": backup.drill_schedule,
+        "BACKUP_KEEP_DAILY": str(backup.keep_daily),
+        "BACKUP_KEEP_WEEKLY": str(backup.keep_weekly),
+        "BACKUP_KEEP_MONTHLY": str(backup.keep_monthly),
+        "BACKUP_METRICS_HOST": ALL_INTERFACES,
+        "BACKUP_METRICS_PORT": str(BACKUP_METRICS_PORT),
+        "BACKUP_S3_URL": backup.s3_url or "",
+        "BACKUP_S3_ENDPOINT_URL": backup.s3_endpoint_url or "",
+        "AWS_DEFAULT_REGION": backup.s3_region or "",
+    }
+    return {name: value for name, value in env.items() if value}
+
+
+def backup_secret_environment(config: StackConfig) -> dict[str, Secret]:
+    secrets = {
+        "AWS_ACCESS_KEY_ID": config.backup.s3_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": config.backup.s3_secret_access_key,
+    }
+    return {name: value for name, value in secrets.items() if value is not None}

@@ -1,0 +1,564 @@
+"""The stack's `learnbot:` settings, checked before any resource exists.
+
+Every check raises StackConfigError with a message naming `learnbot:<key>` and what is allowed;
+a secret's value is never repeated in a message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+NAMESPACE = "learnbot"
+# The service image installs pg_dump of this major version (service/Dockerfile).
+POSTGRES_MAJOR = 15
+POSTGRES_MAX_CONNECTIONS = 100
+# Left for the migration, the backup job and its restore drill, the exporter and superusers.
+RESERVED_CONNECTIONS = 10
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+DEFAULT_IMAGES = {
+    "postgresImage": "postgres:15.10-bookworm",
+    "nginxImage": "nginx:1.26.2-alpine",
+    "redisImage": "redis:7.4.1-alpine",
+    "prometheusImage": "prom/prometheus:v2.53.3",
+    "alertmanagerImage": "prom/alertmanager:v0.27.0",
+    "grafanaImage": "grafana/grafana:11.3.1",
+    "postgresExporterImage": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+}
+
+SECRET_KEYS = (
+    "telegramBotToken",
+    "sentryDsn",
+    "dbPassword",
+    "grafanaAdminPassword",
+    "alertTelegramBotToken",
+    "alertWebhookUrl",
+    "alertWebhookToken",
+    "backupS3AccessKeyId",
+    "backupS3SecretAccessKey",
+)
+PLAIN_KEYS = (
+    "namePrefix",
+    "telegramBotId",
+    "adminTelegramIds",
+    "supportedLocales",
+    "defaultLocale",
+    "corsOrigins",
+    "logLevel",
+    "sentryEnvironment",
+    "apiImageTag",
+    "apiReplicas",
+    "apiWorkers",
+    "apiMemoryMb",
+    "databasePoolSize",
+    "bindAddress",
+    "proxiesInFront",
+    "proxyPort",
+    "grafanaPort",
+    "prometheusPort",
+    *DEFAULT_IMAGES,
+    "backupSchedule",
+    "backupDrillSchedule",
+    "backupKeepDaily",
+    "backupKeepWeekly",
+    "backupKeepMonthly",
+    "backupS3Url",
+    "backupS3EndpointUrl",
+    "backupS3Region",
+    "alertTelegramChatId",
+)
+KEYS = (*PLAIN_KEYS, *SECRET_KEYS)
+
+_PREFIX = re.compile(r"[a-z][a-z0-9-]{0,29}")
+_BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,128}")
+_LABEL = re.compile(r"[A-Za-z0-9._:/+-]{1,64}")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_SENTRY_DSN = re.compile(
+    r"https?://[A-Za-z0-9]+(:[A-Za-z0-9]+)?@[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+)*/[0-9]+"
+)
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
+# repository[:tag][@sha256:digest], the repository with an optional registry host and port.
+_IMAGE = re.compile(
+    r"(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
+)
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z0-9-]{1,32}")
+_CRON_MACROS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_CRON_NAMES: dict[int, tuple[str, ...]] = {
+    3: ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    4: ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
+}
+
+
+T = TypeVar("T")
+
+
+class StackConfigError(ValueError):
+    def __init__(self, key: str, allowed: str) -> None:
+        super().__init__(f"{NAMESPACE}:{key}: {allowed}")
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A value that must reach Pulumi as a secret; repr() never shows it."""
+
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertReceiverConfig:
+    telegram_bot_token: Secret | None = None
+    telegram_chat_id: int | None = None
+    webhook_url: Secret | None = None
+    webhook_token: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackupConfig:
+    schedule: str = "0 3 * * *"
+    drill_schedule: str = "0 4 * * 0"
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 6
+    s3_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: Secret | None = None
+    s3_secret_access_key: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    name_prefix: str
+    telegram_bot_token: Secret | None
+    telegram_bot_id: int | None
+    admin_telegram_ids: tuple[int, ...]
+    supported_locales: tuple[str, ...]
+    default_locale: str
+    cors_origins: tuple[str, ...]
+    log_level: str
+    sentry_dsn: Secret | None
+    sentry_environment: str
+    api_image_tag: str
+    api_replicas: int
+    api_workers: int
+    api_memory_mb: int
+    database_pool_size: int
+    db_password: Secret | None
+    grafana_admin_password: Secret | None
+    bind_address: str
+    proxies_in_front: int
+    proxy_port: int
+    grafana_port: int
+    prometheus_port: int | None
+    images: Mapping[str, str]
+    backup: BackupConfig
+    alerts: AlertReceiverConfig
+
+
+def load_stack_config(
+    raw: Mapping[str, str],
+    *,
+    shipped_locales: Sequence[str],
+    default_api_image_tag: str,
+) -> StackConfig:
+    """Checks the stack's settings, keyed without the `learnbot:` namespace."""
+    values = {key: value.strip() for key, value in raw.items() if value.strip()}
+    unknown = sorted(set(values) - set(KEYS))
+    if unknown:
+        raise StackConfigError(unknown[0], "not a setting of this stack; known: " + ", ".join(KEYS))
+    token = _optional(values, "telegramBotToken", _bot_token)
+    bot_id = _optional(values, "telegramBotId", _whole(1, 2**53 - 1))
+    if token is None and bot_id is None:
+        raise StackConfigError(
+            "telegramBotToken",
+            "required: the token BotFather gives, set with `pulumi config set --secret "
+            "learnbot:telegramBotToken` (or set learnbot:telegramBotId to verify sign-ins with "
+            "Telegram's public key instead)",
+        )
+    supported, default_locale = _locales(values, shipped_locales)
+    replicas = _int(values, "apiReplicas", 2, 1, 16)
+    workers = _int(values, "apiWorkers", 2, 1, 64)
+    pool_size = _int(values, "databasePoolSize", 10, 1, 200)
+    _check_connections(replicas, workers, pool_size)
+    proxy_port = _int(values, "proxyPort", 8080, 1, 65535)
+    grafana_port = _int(values, "grafanaPort", 3000, 1, 65535)
+    prometheus_port = _optional(values, "prometheusPort", _whole(1, 65535))
+    _check_distinct_ports(proxy_port, grafana_port, prometheus_port)
+    return StackConfig(
+        name_prefix=_matching(values, "namePrefix", "learnbot", _PREFIX, _PREFIX_RULE),
+        telegram_bot_token=Secret(token) if token else None,
+        telegram_bot_id=bot_id,
+        admin_telegram_ids=_telegram_ids(values),
+        supported_locales=supported,
+        default_locale=default_locale,
+        cors_origins=_origins(values),
+        log_level=_log_level(values),
+        sentry_dsn=_secret(values, "sentryDsn", _sentry_dsn),
+        sentry_environment=_matching(
+            values,
+            "sentryEnvironment",
+            "production",
+            _LABEL,
+            "1 to 64 letters, digits, . _ : / + -",
+        ),
+        api_image_tag=_image_tag(values, default_api_image_tag),
+        api_replicas=replicas,
+        api_workers=workers,
+        api_memory_mb=_int(values, "apiMemoryMb", 512, 128, 65536),
+        database_pool_size=pool_size,
+        db_password=_secret(values, "dbPassword", _password(16)),
+        grafana_admin_password=_secret(values, "grafanaAdminPassword", _password(12)),
+        bind_address=_bind_address(values),
+        proxies_in_front=_int(values, "proxiesInFront", 0, 0, 4),
+        proxy_port=proxy_port,
+        grafana_port=grafana_port,
+        prometheus_port=prometheus_port,
+        images=_images(values),
+        backup=_backup(values),
+        alerts=_alert_receivers(values),
+    )
+
+
+_PREFIX_RULE = "1 to 30 lower-case letters, digits and -, starting with a letter"
+
+
+def _optional(values: Mapping[str, str], key: str, parse: Callable[[str, str], T]) -> T | None:
+    raw = values.get(key)
+    return None if raw is None else parse(key, raw)
+
+
+def _secret(values: Mapping[str, str], key: str, check: Callable[[str, str], str]) -> Secret | None:
+    raw = values.get(key)
+    return None if raw is None else Secret(check(key, raw))
+
+
+def _whole(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(key: str, raw: str) -> int:
+        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+            raise StackConfigError(key, f"a whole number from {low} to {high}")
+        return int(raw)
+
+    return parse
+
+
+def _int(values: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    value = _optional(values, key, _whole(low, high))
+    return default if value is None else value
+
+
+def _matching(
+    values: Mapping[str, str], key: str, default: str, pattern: re.Pattern[str], rule: str
+) -> str:
+    value = values.get(key, default)
+    if not pattern.fullmatch(value):
+        raise StackConfigError(key, rule)
+    return value
+
+
+def _bot_token(key: str, raw: str) -> str:
+    if not _BOT_TOKEN.fullmatch(raw):
+        raise StackConfigError(key, "a bot token as BotFather gives it: <bot id>:<secret>")
+    return raw
+
+
+def _sentry_dsn(key: str, raw: str) -> str:
+    if not _SENTRY_DSN.fullmatch(raw):
+        raise StackConfigError(key, "a DSN as Sentry shows it: https://<key>@<host>/<project id>")
+    return raw
+
+
+def _password(minimum: int) -> Callable[[str, str], str]:
+    def check(key: str, raw: str) -> str:
+        if not minimum <= len(raw) <= 128 or not raw.isprintable():
+            raise StackConfigError(
+                key, f"{minimum} to 128 printable characters (or unset: a generated password)"
+            )
+        return raw
+
+    return check
+
+
+def _telegram_ids(values: Mapping[str, str]) -> tuple[int, ...]:
+    parse = _whole(1, 2**53 - 1)
+    ids: list[int] = []
+    for part in (p.strip() for p in values.get("adminTelegramIds", "").split(",")):
+        if not part:
+            continue
+        try:
+            ids.append(parse("adminTelegramIds", part))
+        except StackConfigError:
+            raise StackConfigError(
+                "adminTelegramIds", "comma-separated Telegram user ids (positive whole numbers)"
+            ) from None
+    return tuple(sorted(set(ids)))
+
+
+def _locales(values: Mapping[str, str], shipped: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    allowed = "shipped locales: " + ", ".join(shipped)
+    raw = values.get("supportedLocales")
+    supported = (
+        tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+        if raw
+        else tuple(shipped)
+    )
+    if not supported or any(locale not in shipped for locale in supported):
+        raise StackConfigError("supportedLocales", "comma-separated " + allowed)
+    default = values.get("defaultLocale", "en")
+    if default not in shipped:
+        raise StackConfigError("defaultLocale", "one of the " + allowed)
+    if default not in supported:
+        raise StackConfigError(
+            "defaultLocale", "one of learnbot:supportedLocales: " + ", ".join(supported)
+        )
+    return supported, default
+
+
+def _origins(values: Mapping[str, str]) -> tuple[str, ...]:
+    raw = values.get("corsOrigins", "")
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if origins == ("*",):
+        return origins
+    if not all(_ORIGIN.fullmatch(origin) for origin in origins):
+        raise StackConfigError(
+            "corsOrigins", "* or comma-separated origins such as https://app.example.com"
+        )
+    return origins
+
+
+def _log_level(values: Mapping[str, str]) -> str:
+    level = values.get("logLevel", "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise StackConfigError("logLevel", "one of " + ", ".join(LOG_LEVELS))
+    return level
+
+
+def _image_tag(values: Mapping[str, str], default: str) -> str:
+    tag = values.get("apiImageTag", default)
+    if not _TAG.fullmatch(tag) or tag == "latest":
+        raise StackConfigError(
+            "apiImageTag",
+            "a version tag for the built service image (up to 64 letters, digits, _ . -; "
+            "not latest), such as 0.1.0 or a commit id",
+        )
+    return tag
+
+
+def _check_connections(replicas: int, workers: int, pool_size: int) -> None:
+    budget = POSTGRES_MAX_CONNECTIONS - RESERVED_CONNECTIONS
+    used = replicas * workers * pool_size
+    if used > budget:
+        raise StackConfigError(
+            "databasePoolSize",
+            f"at most {budget // (replicas * workers)} with {replicas} API replicas of "
+            f"{workers} workers: apiReplicas x apiWorkers x databasePoolSize must stay within "
+            f"{budget} PostgreSQL connections (max_connections {POSTGRES_MAX_CONNECTIONS} less "
+            f"{RESERVED_CONNECTIONS} for migrations, backups, the exporter and superusers), "
+            f"not {used}",
+        )
+
+
+def _bind_address(values: Mapping[str, str]) -> str:
+    raw = values.get("bindAddress", "127.0.0.1")
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise StackConfigError(
+            "bindAddress",
+            "the host IP address the proxy and Grafana are published on, such as 127.0.0.1 "
+            "(behind a TLS terminator on the same host) or 0.0.0.0 (every interface)",
+        ) from None
+
+
+def _check_distinct_ports(proxy: int, grafana: int, prometheus: int | None) -> None:
+    if grafana == proxy:
+        raise StackConfigError("grafanaPort", f"a port other than learnbot:proxyPort ({proxy})")
+    if prometheus in (proxy, grafana):
+        raise StackConfigError(
+            "prometheusPort",
+            f"a port other than learnbot:proxyPort ({proxy}) and learnbot:grafanaPort "
+            f"({grafana}), or unset to keep Prometheus unpublished",
+        )
+
+
+def _images(values: Mapping[str, str]) -> dict[str, str]:
+    images: dict[str, str] = {}
+    for key, default in DEFAULT_IMAGES.items():
+        reference = values.get(key, default)
+        match = _IMAGE.fullmatch(reference)
+        tag = match["tag"] if match else None
+        if match is None or (match["digest"] is None and tag in (None, "latest")):
+            raise StackConfigError(
+                key,
+                f"an image pinned by a version tag or a digest, such as {default} "
+                "(not :latest, not untagged)",
+            )
+        if key == "postgresImage" and not (tag or "").startswith(f"{POSTGRES_MAJOR}."):
+            raise StackConfigError(
+                key,
+                f"a PostgreSQL {POSTGRES_MAJOR} image by a version tag, such as {default}: the "
+                f"service image's pg_dump, which the backups use, is version {POSTGRES_MAJOR}",
+            )
+        images[key] = reference
+    return images
+
+
+def is_cron_expression(expression: str) -> bool:
+    """Five cron fields (no seconds), or one of the @ macros; names of months and days allowed."""
+    if expression in _CRON_MACROS:
+        return True
+    fields = expression.split()
+    return len(fields) == 5 and all(_cron_field(part, index) for index, part in enumerate(fields))
+
+
+def _cron_field(text: str, index: int) -> bool:
+    low, high = _CRON_RANGES[index]
+    names = _CRON_NAMES.get(index, ())
+
+    def value(token: str) -> int | None:
+        if token.lower() in names:
+            return names.index(token.lower()) + (1 if index == 3 else 0)
+        if token.isascii() and token.isdigit() and low <= int(token) <= high:
+            return int(token)
+        return None
+
+    for item in text.split(","):
+        base, slash, step = item.partition("/")
+        if slash and not (step.isascii() and step.isdigit() and int(step) > 0):
+            return False
+        if base == "*":
+            continue
+        start, dash, end = base.partition("-")
+        first = value(start)
+        last = value(end) if dash else first
+        if first is None or last is None:
+            return False
+    return True
+
+
+def _cron(values: Mapping[str, str], key: str, default: str) -> str:
+    expression = " ".join(values.get(key, default).split())
+    if not is_cron_expression(expression):
+        raise StackConfigError(
+            key,
+            f"a cron expression of five fields (minute hour day month weekday), such as "
+            f"'{default}'",
+        )
+    return expression
+
+
+def _s3_url(key: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    prefix = parts.path.strip("/")
+    if (
+        parts.scheme != "s3"
+        or not _BUCKET.fullmatch(parts.netloc)
+        or parts.query
+        or parts.fragment
+        or "//" in prefix
+    ):
+        raise StackConfigError(key, "s3://bucket or s3://bucket/prefix")
+    return raw
+
+
+def _http_url(example: str) -> Callable[[str, str], str]:
+    def check(key: str, raw: str) -> str:
+        parts = urlsplit(raw)
+        try:
+            valid = (
+                parts.scheme in ("http", "https")
+                and bool(parts.hostname)
+                and (parts.port is None or parts.port > 0)
+            )
+        except ValueError:
+            valid = False
+        if not valid:
+            raise StackConfigError(key, f"an http(s) URL such as {example}")
+        return raw
+
+    return check
+
+
+def _region(key: str, raw: str) -> str:
+    if not _REGION.fullmatch(raw):
+        raise StackConfigError(key, "an S3 region name such as eu-central-1")
+    return raw
+
+
+def _non_empty(key: str, raw: str) -> str:
+    return raw
+
+
+def _backup(values: Mapping[str, str]) -> BackupConfig:
+    s3_url = _optional(values, "backupS3Url", _s3_url)
+    access_key = _secret(values, "backupS3AccessKeyId", _non_empty)
+    secret_key = _secret(values, "backupS3SecretAccessKey", _non_empty)
+    if (access_key is None) != (secret_key is None):
+        missing = "backupS3SecretAccessKey" if secret_key is None else "backupS3AccessKeyId"
+        raise StackConfigError(
+            missing,
+            "set together with learnbot:backupS3AccessKeyId and learnbot:backupS3SecretAccessKey "
+            "(both secrets), or neither to use the host's credentials",
+        )
+    for key in ("backupS3EndpointUrl", "backupS3Region", "backupS3AccessKeyId"):
+        if key in values and s3_url is None:
+            raise StackConfigError(
+                "backupS3Url", f"required when learnbot:{key} is set: s3://bucket[/prefix]"
+            )
+    return BackupConfig(
+        schedule=_cron(values, "backupSchedule", "0 3 * * *"),
+        drill_schedule=_cron(values, "backupDrillSchedule", "0 4 * * 0"),
+        keep_daily=_int(values, "backupKeepDaily", 7, 1, 3660),
+        keep_weekly=_int(values, "backupKeepWeekly", 4, 0, 520),
+        keep_monthly=_int(values, "backupKeepMonthly", 6, 0, 1200),
+        s3_url=s3_url,
+        s3_endpoint_url=_optional(
+            values, "backupS3EndpointUrl", _http_url("https://s3.eu-central-1.example.com")
+        ),
+        s3_region=_optional(values, "backupS3Region", _region),
+        s3_access_key_id=access_key,
+        s3_secret_access_key=secret_key,
+    )
+
+
+def _chat_id(key: str, raw: str) -> int:
+    digits = raw.removeprefix("-")
+    if not digits.isascii() or not digits.isdigit() or not 0 < int(digits) < 2**63:
+        raise StackConfigError(
+            key, "a Telegram chat id: a whole number, negative for groups (-1001234567890)"
+        )
+    return int(raw)
+
+
+def _alert_receivers(values: Mapping[str, str]) -> AlertReceiverConfig:
+    token = _secret(values, "alertTelegramBotToken", _bot_token)
+    chat_id = _optional(values, "alertTelegramChatId", _chat_id)
+    if (token is None) != (chat_id is None):
+        missing = "alertTelegramChatId" if chat_id is None else "alertTelegramBotToken"
+        raise StackConfigError(
+            missing,
+            "set together with the other: alerts reach Telegram with both "
+            "learnbot:alertTelegramBotToken (a secret) and learnbot:alertTelegramChatId, "
+            "or neither",
+        )
+    webhook_url = _secret(values, "alertWebhookUrl", _http_url("https://tickets.example.com/hook"))
+    webhook_token = _secret(values, "alertWebhookToken", _non_empty)
+    if webhook_token is not None and webhook_url is None:
+        raise StackConfigError(
+            "alertWebhookUrl", "required when learnbot:alertWebhookToken is set (a secret URL)"
+        )
+    return AlertReceiverConfig(
+        telegram_bot_token=token,
+        telegram_chat_id=chat_id,
+        webhook_url=webhook_url,
+        webhook_token=webhook_token,
+    )

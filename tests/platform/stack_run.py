@@ -1,0 +1,206 @@
+"""Runs the Pulumi program under Pulumi's unit-test mocks (no engine, no Docker) and reads
+what it registered."""
+
+from __future__ import annotations
+
+import hashlib
+import runpy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parents[2]
+PLATFORM = ROOT / "platform"
+BOT_TOKEN = "123456789:AAtest-token-for-the-platform-tests_01"
+CONTAINER = "docker:index/container:Container"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+BUILT_IMAGE = "docker:index/image:Image"
+VOLUME = "docker:index/volume:Volume"
+NETWORK = "docker:index/network:Network"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+
+def image_id(reference: str) -> str:
+    return "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
+
+
+class StackMocks(pulumi.runtime.Mocks):
+    """Answers as a Docker engine would, and records every resource the program registers."""
+
+    def __init__(self, migrate_exit_code: int = 0) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.migrate_exit_code = migrate_exit_code
+        self.addresses = 0
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        self.resources.append(args)
+        state = dict(args.inputs)
+        if args.typ == REMOTE_IMAGE:
+            state["imageId"] = image_id(args.inputs["name"])
+            state["repoDigest"] = args.inputs["name"]
+        elif args.typ == BUILT_IMAGE:
+            state["repoDigest"] = image_id(args.inputs["imageName"])
+        elif args.typ == RANDOM_PASSWORD:
+            state["result"] = "generated-" + args.name
+        elif args.typ == CONTAINER:
+            self.addresses += 1
+            state["exitCode"] = self.migrate_exit_code if args.name.endswith("-migrate") else 0
+            state["networkDatas"] = [
+                {"ipAddress": f"172.18.0.{self.addresses + 1}", "networkName": "learnbot"}
+            ]
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the program asked of the engine for one resource, beyond its inputs."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    dependencies: tuple[str, ...]
+    delete_before_replace: bool
+    retain_on_delete: bool
+
+
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's options and which resources
+    registered their outputs."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+        self.outputs_registered: set[str] = set()
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.registrations[response.urn] = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            dependencies=tuple(request.dependencies),
+            delete_before_replace=request.deleteBeforeReplace,
+            retain_on_delete=request.retainOnDelete,
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        self.outputs_registered.add(request.urn)
+        return super().RegisterResourceOutputs(request)
+
+
+def is_secret_input(value: Any) -> bool:
+    """Whether the engine received this input marked secret."""
+    return isinstance(value, dict) and value.get(_special_sig_key) == _special_secret_sig
+
+
+def plain(value: Any) -> Any:
+    """An input as the engine received it, secrets unwrapped."""
+    if isinstance(value, dict):
+        if value.get(_special_sig_key) == _special_secret_sig:
+            return plain(value["value"])
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+@dataclass
+class StackRun:
+    mocks: StackMocks
+    monitor: RecordingMonitor
+    program: dict[str, Any]
+
+    def registration(self, name: str) -> Registration:
+        (found,) = [r for r in self.monitor.registrations.values() if r.name == name]
+        return found
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.mocks.resources if r.typ == typ]
+
+    def containers(self) -> dict[str, dict[str, Any]]:
+        """Every container's inputs by its Docker name, secrets unwrapped."""
+        return {plain(r.inputs)["name"]: plain(r.inputs) for r in self.of_type(CONTAINER)}
+
+    def resource(self, name: str) -> pulumi.runtime.MockResourceArgs:
+        (found,) = [r for r in self.mocks.resources if r.name == name]
+        return found
+
+
+def resolve(output: Any) -> Any:
+    return _sync_await(pulumi.Output.from_input(output).future())
+
+
+def is_secret(output: Any) -> bool:
+    return bool(_sync_await(pulumi.Output.from_input(output).is_secret()))
+
+
+def run_program(
+    config: Mapping[str, str],
+    *,
+    secret_keys: Sequence[str] = (),
+    stack: str = "test",
+    migrate_exit_code: int = 0,
+    mocks: StackMocks | None = None,
+) -> StackRun:
+    """Runs platform/__main__.py as `pulumi up` would, with this stack config (keys without the
+    `learnbot:` namespace), against mocks instead of a Docker engine."""
+    mocks = mocks or StackMocks(migrate_exit_code)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="learnbot", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {f"learnbot:{key}": value for key, value in config.items()},
+        [f"learnbot:{key}" for key in secret_keys],
+    )
+    namespace: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        namespace.update(runpy.run_path(str(PLATFORM / "__main__.py"), run_name="__main__"))
+        return pulumi.Output.all(*namespace["outputs"].values())
+
+    program()
+    return StackRun(mocks, monitor, namespace)
+
+
+BASE_CONFIG = {"telegramBotToken": BOT_TOKEN, "adminTelegramIds": "111111111,222222222"}
+# Every secret the stack takes, each a value no other setting contains.
+SECRETS = {
+    "telegramBotToken": BOT_TOKEN,
+    "sentryDsn": "https://sentrykey0123@o1.ingest.sentry.io/4242",
+    "dbPassword": "db-password-3f9a1c7e5b",
+    "grafanaAdminPassword": "grafana-password-8d2e4f",
+    "alertTelegramBotToken": "987654321:AAalert-bot-token-7c1d",
+    "alertWebhookUrl": "https://tickets.example.com/hook-5e6f",
+    "alertWebhookToken": "webhook-token-1a2b3c",
+    "backupS3AccessKeyId": "AKIAEXAMPLE9Z8Y",
+    "backupS3SecretAccessKey": "s3-secret-key-0x9y8z",
+}
+CONFIGURED = {
+    **SECRETS,
+    "namePrefix": "lb-prod",
+    "adminTelegramIds": "111111111",
+    "apiReplicas": "3",
+    "bindAddress": "10.0.0.5",
+    "proxyPort": "80",
+    "grafanaPort": "3001",
+    "prometheusPort": "9091",
+    "alertTelegramChatId": "-1001234567890",
+    "backupSchedule": "15 1 * * *",
+    "backupKeepDaily": "10",
+    "backupS3Url": "s3://learnbot-backups/prod",
+    "backupS3Region": "eu-central-1",
+}

@@ -1,0 +1,133 @@
+"""The wheel the image installs works on its own: built from exactly the files the Docker build
+context holds, installed into a fresh environment outside the checkout, and served."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+import pytest
+from build_context import ROOT, context_files
+
+from service_process import Server, server_env
+
+pytestmark = pytest.mark.slow
+
+
+def run(
+    command: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd, env=env)
+    assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtual environment with only the wheel and its dependencies; its python."""
+    base = tmp_path_factory.mktemp("packaging")
+    context = base / "context"
+    for name in context_files():
+        target = context / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    wheels = base / "dist"
+    # As the image's build stage does, without fetching the build backend again.
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(context),
+        ]
+    )
+    (wheel,) = wheels.glob("learnbot-*.whl")
+    environment = base / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(environment)])
+    python = environment / "bin" / "python"
+    # This checkout's pip installs into it; the dependencies come from the index (or its cache).
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-compile",
+            str(wheel),
+        ]
+    )
+    return python
+
+
+def start_installed(
+    python: Path, env: Mapping[str, str], log_path: Path, *, timeout: float = 60
+) -> Server:
+    """tests/service_process.start_server with the installed environment's interpreter."""
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(log_path.parent / "metrics"), **env}
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [str(python), "-m", "learnbot", "serve"],
+            env=env,
+            cwd=log_path.parent,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    server = Server(process, f"http://127.0.0.1:{env['PORT']}", log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"learnbot serve exited {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"learnbot serve did not answer in {timeout} s:\n{server.log()}")
+
+
+@pytest.fixture
+def server(installed: Path, tmp_path: Path) -> Iterator[Server]:
+    outside = tmp_path / "run"
+    outside.mkdir()
+    env = server_env(f"sqlite:///{outside}/learnbot.db", APP_ENV="development")
+    # Nothing of the checkout may reach the installed environment.
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    server = start_installed(installed, env, outside / "serve.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_installed_package_is_the_one_imported(installed: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    location = run(
+        [str(installed), "-c", "import learnbot; print(learnbot.__file__)"], cwd=tmp_path, env=env
+    ).strip()
+    assert Path(location).is_relative_to(installed.parent.parent)
+    assert not Path(location).is_relative_to(ROOT)
+
+
+def test_the_installed_service_answers(server: Server) -> None:
+    for path in ("/health", "/ready", "/i18n/locales"):
+        answer = httpx.get(server.url + path, timeout=5)
+        assert answer.status_code == 200, (path, answer.text, server.log())
+    assert httpx.get(server.url + "/i18n/locales").json()["default"] == "en"

@@ -1,0 +1,483 @@
+"""The whole Pulumi program (platform/__main__.py) run under Pulumi's unit-test mocks: what it
+asks of the Docker engine, component by component."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from stack_run import (
+    BASE_CONFIG,
+    BOT_TOKEN,
+    BUILT_IMAGE,
+    CONTAINER,
+    REMOTE_IMAGE,
+    ROOT,
+    SECRETS,
+    VOLUME,
+    StackMocks,
+    StackRun,
+    image_id,
+    is_secret,
+    is_secret_input,
+    resolve,
+    run_program,
+)
+
+COMPONENTS = {
+    "network": "learnbot:platform:Network",
+    "database": "learnbot:platform:Database",
+    "api": "learnbot:platform:Api",
+    "backups": "learnbot:platform:Backups",
+    "monitoring": "learnbot:platform:Monitoring",
+}
+# Where each long-running container keeps what must survive a new container.
+DATA_PATHS = {
+    "postgres": "/var/lib/postgresql/data",
+    "prometheus": "/prometheus",
+    "alertmanager": "/alertmanager",
+    "grafana": "/var/lib/grafana",
+    "backup": "/var/lib/learnbot/backups",
+}
+PINNED = re.compile(r"^[^@\s]+:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]*(@sha256:[a-f0-9]{64})?$")
+
+
+def uploaded(container: dict[str, Any], path: str) -> str:
+    (content,) = [u["content"] for u in container["uploads"] if u["file"] == path]
+    return str(content)
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return dict(entry.split("=", 1) for entry in container.get("envs", []))
+
+
+def labels_of(container: dict[str, Any]) -> dict[str, str]:
+    return {label["label"]: label["value"] for label in container.get("labels", [])}
+
+
+def test_one_component_per_part_owning_its_resources(default_stack: StackRun) -> None:
+    registrations = default_stack.monitor.registrations.values()
+    components = {r.name: r for r in registrations if r.type.startswith("learnbot:platform:")}
+    assert {name: r.type for name, r in components.items()} == COMPONENTS
+    by_urn = {r.urn: r for r in components.values()}
+    for registration in registrations:
+        if registration.type.startswith(("learnbot:platform:", "pulumi:pulumi:Stack")):
+            continue
+        parent = by_urn.get(registration.parent)
+        assert parent is not None, f"{registration.name} is not inside a component"
+        assert registration.name.startswith(parent.name + "-"), registration.name
+    assert {r.urn for r in components.values()} <= default_stack.monitor.outputs_registered
+
+
+def test_images_are_pinned_and_every_container_runs_one_of_them(default_stack: StackRun) -> None:
+    pulled = {r.inputs["name"] for r in default_stack.of_type(REMOTE_IMAGE)}
+    assert pulled
+    for reference in pulled:
+        assert PINNED.match(reference), reference
+    (built,) = default_stack.of_type(BUILT_IMAGE)
+    assert built.inputs["imageName"] == "learnbot:0.1.0"
+    known = {image_id(name) for name in pulled} | {image_id(built.inputs["imageName"])}
+    for name, container in default_stack.containers().items():
+        assert container["image"] in known, name
+
+
+def test_the_service_image_is_built_from_its_dockerfile_at_the_repository_root(
+    default_stack: StackRun,
+) -> None:
+    (built,) = default_stack.of_type(BUILT_IMAGE)
+    build = built.inputs["build"]
+    assert Path(build["context"]) == ROOT
+    assert Path(build["dockerfile"]) == ROOT / "service" / "Dockerfile"
+    assert build["args"] == {"APP_REVISION": "0.1.0"}
+    assert built.inputs["skipPush"] is True
+
+
+def test_volumes_hold_the_data_and_the_valuable_ones_outlive_destroy(
+    default_stack: StackRun,
+) -> None:
+    containers = default_stack.containers()
+    volumes = {r.inputs["name"]: r for r in default_stack.of_type(VOLUME)}
+    for part, path in DATA_PATHS.items():
+        mounts = {
+            v["containerPath"]: v["volumeName"] for v in containers[f"learnbot-{part}"]["volumes"]
+        }
+        assert path in mounts, part
+        assert mounts[path] in volumes, part
+    for name in ("learnbot-postgres-data", "learnbot-backup-data"):
+        assert default_stack.registration(volumes[name].name).retain_on_delete, name
+
+
+def test_every_container_is_healthchecked_restarted_and_bounded(default_stack: StackRun) -> None:
+    for name, container in default_stack.containers().items():
+        assert container["memory"] > 0, name
+        assert container.get("privileged") is not True, name
+        assert "capabilities" not in container, name
+        assert "no-new-privileges:true" in container["securityOpts"], name
+        assert container["logOpts"]["max-size"], name
+        if name == "learnbot-migrate":
+            continue
+        assert container["restart"] == "unless-stopped", name
+        assert container["healthcheck"]["tests"][0] == "CMD", name
+        assert len(container["healthcheck"]["tests"]) > 1, name
+
+
+def test_named_containers_are_removed_before_their_replacement(default_stack: StackRun) -> None:
+    for registration in default_stack.monitor.registrations.values():
+        if registration.type == CONTAINER:
+            assert registration.delete_before_replace, registration.name
+
+
+def test_only_the_proxy_and_grafana_are_published_on_the_bind_address(
+    default_stack: StackRun, configured_stack: StackRun
+) -> None:
+    published = {
+        name: c["ports"] for name, c in default_stack.containers().items() if c.get("ports")
+    }
+    assert published == {
+        "learnbot-proxy": [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}],
+        "learnbot-grafana": [{"internal": 3000, "external": 3000, "ip": "127.0.0.1"}],
+    }
+    published = {
+        name: c["ports"] for name, c in configured_stack.containers().items() if c.get("ports")
+    }
+    assert published == {
+        "lb-prod-proxy": [{"internal": 8080, "external": 80, "ip": "10.0.0.5"}],
+        "lb-prod-grafana": [{"internal": 3000, "external": 3001, "ip": "10.0.0.5"}],
+        # Only because learnbot:prometheusPort asks for it.
+        "lb-prod-prometheus": [{"internal": 9090, "external": 9091, "ip": "10.0.0.5"}],
+    }
+
+
+def test_the_database_uses_its_volume_password_file_and_pg_isready(
+    default_stack: StackRun,
+) -> None:
+    postgres = default_stack.containers()["learnbot-postgres"]
+    assert env_of(postgres)["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres-password"
+    assert "POSTGRES_PASSWORD" not in env_of(postgres)
+    assert uploaded(postgres, "/run/secrets/postgres-password") == "generated-database-password"
+    assert postgres["healthcheck"]["tests"][1] == "pg_isready"
+    assert postgres["wait"] is True
+    assert "ports" not in postgres
+
+
+def test_a_configured_database_password_is_used_in_every_database_url(
+    configured_stack: StackRun,
+) -> None:
+    password = SECRETS["dbPassword"]
+    containers = configured_stack.containers()
+    assert uploaded(containers["lb-prod-postgres"], "/run/secrets/postgres-password") == password
+    for name in ("lb-prod-migrate", "lb-prod-api-1", "lb-prod-backup"):
+        assert env_of(containers[name])["DATABASE_URL"] == (
+            f"postgresql://learnbot:{password}@lb-prod-postgres:5432/learnbot"
+        )
+    assert not configured_stack.of_type("random:index/randomPassword:RandomPassword")
+
+
+def test_migrations_run_once_before_the_api_starts(default_stack: StackRun) -> None:
+    containers = default_stack.containers()
+    migrate = containers["learnbot-migrate"]
+    assert migrate["command"] == ["learnbot", "migrate"]
+    assert (migrate["restart"], migrate["mustRun"], migrate["attach"]) == ("no", False, True)
+    migrate_urn = default_stack.registration("api-migrate").urn
+    for index in (1, 2):
+        api = containers[f"learnbot-api-{index}"]
+        assert api["command"] == ["learnbot", "serve"]
+        assert migrate_urn in default_stack.registration(f"api-{index}").dependencies
+        assert labels_of(api)["learnbot.migrated-by"] == "api-migrate-id"
+        assert env_of(api) == env_of(migrate)
+    assert migrate_urn in default_stack.registration("api-migrate").urn
+    assert default_stack.registration("database-server").urn in (
+        default_stack.registration("api-migrate").dependencies
+    )
+
+
+def test_a_failed_migration_stops_the_deployment_before_the_api() -> None:
+    # A process of its own: the failed run leaves pending futures that asyncio reports at exit.
+    script = (
+        "from stack_run import BASE_CONFIG, CONTAINER, StackMocks, run_program\n"
+        "mocks = StackMocks(migrate_exit_code=3)\n"
+        "try:\n"
+        "    run_program(BASE_CONFIG, mocks=mocks)\n"
+        "except RuntimeError as error:\n"
+        "    print('FAILED:', error)\n"
+        "print('CREATED:', [r.name for r in mocks.resources if r.typ == CONTAINER])\n"
+    )
+    paths = [str(Path(__file__).parent), str(ROOT / "platform"), str(ROOT / "tests")]
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert "FAILED: `learnbot migrate` exited 3" in result.stdout, result.stderr[-2000:]
+    assert "docker logs learnbot-migrate" in result.stdout
+    created = result.stdout.split("CREATED:")[1]
+    assert "api-migrate" in created
+    assert "api-1" not in created
+    assert "api-proxy" not in created
+
+
+def test_the_api_shares_its_rate_limits_in_its_own_redis(default_stack: StackRun) -> None:
+    containers = default_stack.containers()
+    redis = containers["learnbot-redis"]
+    assert redis["command"][0] == "redis-server"
+    assert "ports" not in redis
+    assert "volumes" not in redis
+    redis_urn = default_stack.registration("api-redis").urn
+    for index in (1, 2):
+        env = env_of(containers[f"learnbot-api-{index}"])
+        assert env["RATE_LIMIT_STORAGE_URL"] == "redis://learnbot-redis:6379/0"
+        assert env["PROXIES_COUNT"] == "1"
+        assert redis_urn in default_stack.registration(f"api-{index}").dependencies
+
+
+def test_the_service_image_runs_commands_that_exist(default_stack: StackRun) -> None:
+    (built,) = default_stack.of_type(BUILT_IMAGE)
+    commands = [
+        c["command"]
+        for c in default_stack.containers().values()
+        if c["image"] == image_id(built.inputs["imageName"])
+    ]
+    assert sorted(commands) == [
+        ["learnbot", "backup", "run"],
+        ["learnbot", "migrate"],
+        ["learnbot", "serve"],
+        ["learnbot", "serve"],
+    ]
+    for command in {tuple(c) for c in commands}:
+        result = subprocess.run(
+            [sys.executable, "-m", *command, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def test_the_api_waits_healthy_on_ready(default_stack: StackRun) -> None:
+    api = default_stack.containers()["learnbot-api-1"]
+    probe = " ".join(api["healthcheck"]["tests"])
+    assert "http://127.0.0.1:8000/ready" in probe
+    assert api["wait"] is True
+
+
+def test_the_api_environment_follows_the_settings(configured_stack: StackRun) -> None:
+    env = env_of(configured_stack.containers()["lb-prod-api-2"])
+    assert env["APP_ENV"] == "production"
+    assert env["HOST"] == "0.0.0.0"
+    assert env["TELEGRAM_BOT_TOKEN"] == BOT_TOKEN
+    assert env["ADMIN_TELEGRAM_IDS"] == "111111111"
+    assert env["SENTRY_DSN"] == SECRETS["sentryDsn"]
+    assert env["SUPPORTED_LOCALES"] == "de,en,es,pt_BR,ru,uk"
+    assert env["WORKERS"] == "2"
+
+
+def test_replicas_and_proxy_upstreams_agree(
+    default_stack: StackRun, configured_stack: StackRun
+) -> None:
+    for stack, prefix, replicas in (
+        (default_stack, "learnbot", 2),
+        (configured_stack, "lb-prod", 3),
+    ):
+        containers = stack.containers()
+        api = sorted(n for n in containers if re.fullmatch(rf"{prefix}-api-\d+", n))
+        assert len(api) == replicas
+        config = uploaded(containers[f"{prefix}-proxy"], "/etc/nginx/nginx.conf")
+        upstreams = re.findall(r"^\s*server (\S+) max_fails", config, flags=re.MULTILINE)
+        assert sorted(upstreams) == [f"{name}:8000" for name in api]
+        assert labels_of(containers[f"{prefix}-proxy"])["learnbot.upstreams"] == ",".join(
+            f"api-{i}-id" for i in range(1, replicas + 1)
+        )
+
+
+def scrape_targets(stack: StackRun, prometheus: str) -> dict[str, list[str]]:
+    config = yaml.safe_load(
+        uploaded(stack.containers()[prometheus], "/etc/prometheus/prometheus.yml")
+    )
+    return {
+        job["job_name"]: [t for static in job["static_configs"] for t in static["targets"]]
+        for job in config["scrape_configs"]
+    }
+
+
+def test_prometheus_targets_are_the_containers_that_exist(configured_stack: StackRun) -> None:
+    containers = configured_stack.containers()
+    targets = scrape_targets(configured_stack, "lb-prod-prometheus")
+    assert targets == {
+        "prometheus": ["localhost:9090"],
+        "alertmanager": ["lb-prod-alertmanager:9093"],
+        "postgres": ["lb-prod-postgres-exporter:9187"],
+        "learnbot-api": [f"lb-prod-api-{i}:8000" for i in (1, 2, 3)],
+        "learnbot-backup": ["lb-prod-backup:9102"],
+    }
+    for job, addresses in targets.items():
+        for address in addresses:
+            host = address.split(":")[0]
+            assert host == "localhost" or host in containers, (job, address)
+    backup_env = env_of(containers["lb-prod-backup"])
+    assert backup_env["BACKUP_METRICS_PORT"] == "9102"
+    assert backup_env["BACKUP_METRICS_HOST"] == "0.0.0.0"
+
+
+def test_every_job_the_alert_rules_select_is_scraped(default_stack: StackRun) -> None:
+    jobs = set(scrape_targets(default_stack, "learnbot-prometheus"))
+    selected = {
+        match
+        for path in (ROOT / "alerts").glob("*.yml")
+        if path.name != "alertmanager.yml"
+        for match in re.findall(r'job="([\w.-]+)"', path.read_text())
+    }
+    assert selected
+    assert selected <= jobs
+
+
+def test_prometheus_gets_every_rule_file_as_it_is_in_alerts(default_stack: StackRun) -> None:
+    prometheus = default_stack.containers()["learnbot-prometheus"]
+    config = yaml.safe_load(uploaded(prometheus, "/etc/prometheus/prometheus.yml"))
+    rule_files = sorted(p for p in (ROOT / "alerts").glob("*.yml") if p.name != "alertmanager.yml")
+    assert config["rule_files"] == [f"rules/{p.name}" for p in rule_files]
+    for path in rule_files:
+        assert uploaded(prometheus, f"/etc/prometheus/rules/{path.name}") == path.read_text()
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "learnbot-alertmanager:9093"
+    ]
+
+
+def test_grafana_gets_the_dashboards_and_provisioning(default_stack: StackRun) -> None:
+    grafana = default_stack.containers()["learnbot-grafana"]
+    for path in (ROOT / "dashboards").glob("*.json"):
+        assert uploaded(grafana, f"/etc/grafana/dashboards/{path.name}") == path.read_text()
+    datasources = yaml.safe_load(
+        uploaded(grafana, "/etc/grafana/provisioning/datasources/prometheus.yml")
+    )
+    (prometheus,) = [d for d in datasources["datasources"] if d["uid"] == "prometheus"]
+    assert prometheus["url"] == "http://learnbot-prometheus:9090"
+    env = env_of(grafana)
+    assert env["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/etc/grafana/secrets/admin-password"
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env
+    assert env["GF_SERVER_ROOT_URL"] == "http://127.0.0.1:3000"
+
+
+def test_alertmanager_gets_its_receivers_secrets_as_files(configured_stack: StackRun) -> None:
+    alertmanager = configured_stack.containers()["lb-prod-alertmanager"]
+    files = {u["file"]: u for u in alertmanager["uploads"]}
+    assert set(files) == {
+        "/etc/alertmanager/alertmanager.yml",
+        "/etc/alertmanager/secrets/webhook-token",
+    }
+    assert all(f["permissions"] == "0400" and f["owner"] == "65534" for f in files.values())
+    assert (
+        files["/etc/alertmanager/secrets/webhook-token"]["content"] == SECRETS["alertWebhookToken"]
+    )
+    config = files["/etc/alertmanager/alertmanager.yml"]["content"]
+    assert SECRETS["alertTelegramBotToken"] in config
+    assert SECRETS["alertWebhookUrl"] in config
+
+
+def test_backups_run_the_job_with_its_schedule_and_retention(configured_stack: StackRun) -> None:
+    backup = configured_stack.containers()["lb-prod-backup"]
+    assert backup["command"] == ["learnbot", "backup", "run"]
+    (built,) = configured_stack.of_type(BUILT_IMAGE)
+    assert backup["image"] == image_id(built.inputs["imageName"])
+    env = env_of(backup)
+    assert env["BACKUP_DIR"] == "/var/lib/learnbot/backups"
+    assert env["BACKUP_SCHEDULE"] == "15 1 * * *"
+    assert env["BACKUP_DRILL_SCHEDULE"] == "0 4 * * 0"
+    assert (env["BACKUP_KEEP_DAILY"], env["BACKUP_KEEP_WEEKLY"]) == ("10", "4")
+    assert env["BACKUP_S3_URL"] == "s3://learnbot-backups/prod"
+    assert env["AWS_SECRET_ACCESS_KEY"] == SECRETS["backupS3SecretAccessKey"]
+    assert "python" in backup["healthcheck"]["tests"]
+
+
+def walk_unsecret(value: Any) -> list[str]:
+    """Every text in an input outside the parts the engine received as secrets."""
+    if is_secret_input(value):
+        return []
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in walk_unsecret(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in walk_unsecret(item)]
+    return [str(value)]
+
+
+def test_no_secret_reaches_the_engine_unmarked(configured_stack: StackRun) -> None:
+    secrets = list(SECRETS.values())
+    assert configured_stack.mocks.resources
+    for resource in configured_stack.mocks.resources:
+        for text in walk_unsecret(resource.inputs):
+            for secret in secrets:
+                assert secret not in text, f"{resource.name} holds a secret unmarked"
+
+
+def test_generated_passwords_are_secrets_too(default_stack: StackRun) -> None:
+    for resource in default_stack.mocks.resources:
+        for text in walk_unsecret(resource.inputs):
+            assert "generated-database-password" not in text, resource.name
+            assert "generated-monitoring-grafana-password" not in text, resource.name
+
+
+def test_secret_outputs_stay_secret(default_stack: StackRun) -> None:
+    program = default_stack.program
+    api, database, backups = program["api"], program["database"], program["backups"]
+    monitoring = program["monitoring"]
+    assert all(is_secret(c.envs) for c in api.containers)
+    assert is_secret(api.migration.envs)
+    assert is_secret(backups.container.envs)
+    assert is_secret(database.url)
+    assert is_secret(database.container.uploads)
+    assert is_secret(monitoring.alertmanager.uploads)
+    assert is_secret(monitoring.grafana.uploads)
+    assert is_secret(monitoring.exporter.uploads)
+    assert is_secret(program["outputs"]["grafanaAdminPassword"])
+    assert not is_secret(program["outputs"]["apiUrl"])
+    assert BOT_TOKEN in resolve(api.containers[0].envs)[-1]
+
+
+def test_stack_outputs(default_stack: StackRun, configured_stack: StackRun) -> None:
+    outputs = {k: resolve(v) for k, v in default_stack.program["outputs"].items()}
+    assert outputs["apiUrl"] == "http://127.0.0.1:8080"
+    assert outputs["grafanaUrl"] == "http://127.0.0.1:3000"
+    # Unpublished: its address on the stack's network, which the Docker host can reach.
+    assert re.fullmatch(r"http://172\.18\.0\.\d+:9090", outputs["prometheusUrl"])
+    assert outputs["grafanaAdminPassword"] == "generated-monitoring-grafana-password"
+    outputs = {k: resolve(v) for k, v in configured_stack.program["outputs"].items()}
+    assert outputs["apiUrl"] == "http://10.0.0.5:80"
+    assert outputs["grafanaUrl"] == "http://10.0.0.5:3001"
+    assert outputs["prometheusUrl"] == "http://10.0.0.5:9091"
+    assert outputs["grafanaAdminPassword"] == SECRETS["grafanaAdminPassword"]
+
+
+def test_every_interface_gives_urls_on_loopback() -> None:
+    stack = run_program({**BASE_CONFIG, "bindAddress": "0.0.0.0"})
+    assert resolve(stack.program["outputs"]["apiUrl"]) == "http://127.0.0.1:8080"
+    assert stack.containers()["learnbot-proxy"]["ports"][0]["ip"] == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"apiReplicas": "0"}, "learnbot:apiReplicas: a whole number from 1 to 16"),
+        ({"telegramBotToken": ""}, "learnbot:telegramBotToken: required"),
+        ({"grafanaImage": "grafana/grafana:latest"}, "learnbot:grafanaImage: an image pinned"),
+        ({"apiReplica": "2"}, "learnbot:apiReplica: not a setting of this stack"),
+    ],
+)
+def test_invalid_configuration_stops_before_any_resource(
+    settings: dict[str, str], message: str
+) -> None:
+    mocks = StackMocks()
+    with pytest.raises(pulumi.RunError) as error:
+        run_program({**BASE_CONFIG, **settings}, mocks=mocks)
+    assert str(error.value).startswith(message)
+    assert BOT_TOKEN not in str(error.value)
+    assert mocks.resources == []

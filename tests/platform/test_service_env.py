@@ -1,0 +1,129 @@
+"""platform/service_env.py: the environment the stack gives the service's containers is one the
+service itself accepts, for every setting the stack takes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from learnbot.backup.settings import BackupSettings
+from learnbot.settings import Settings
+from repository import shipped_locales
+from service_env import (
+    BACKUP_DIR,
+    api_environment,
+    api_secret_environment,
+    backup_environment,
+    backup_secret_environment,
+    database_url,
+)
+from stack_config import StackConfig, load_stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "123456789:AAsecret-token-value_0123456789"
+
+
+def config(**settings: str) -> StackConfig:
+    return load_stack_config(
+        {"telegramBotToken": TOKEN, **settings},
+        shipped_locales=shipped_locales(),
+        default_api_image_tag="0.1.0",
+    )
+
+
+def api_env(stack: StackConfig) -> dict[str, str]:
+    secrets = {name: value.value for name, value in api_secret_environment(stack).items()}
+    return {
+        **api_environment(stack),
+        **secrets,
+        "DATABASE_URL": database_url("learnbot-postgres", "p@ss/word:%"),
+        # Added by the Api component, which runs the Redis.
+        "RATE_LIMIT_STORAGE_URL": "redis://learnbot-redis:6379/0",
+    }
+
+
+def test_the_service_accepts_the_api_environment() -> None:
+    stack = config(
+        adminTelegramIds="222,111",
+        supportedLocales="en,ru,pt_BR",
+        defaultLocale="ru",
+        corsOrigins="https://app.example.com",
+        logLevel="debug",
+        sentryDsn="https://abc123@o1.ingest.sentry.io/42",
+        sentryEnvironment="staging",
+        apiWorkers="3",
+        databasePoolSize="7",
+        apiImageTag="2025.01.3",
+        proxiesInFront="1",
+    )
+    settings = Settings.from_env(api_env(stack))
+    assert settings.app_env == "production"
+    assert (settings.host, settings.port, settings.workers) == ("0.0.0.0", 8000, 3)
+    assert settings.telegram_bot_token == TOKEN
+    assert settings.admin_telegram_ids == frozenset({111, 222})
+    assert settings.supported_locales == ("en", "ru", "pt_BR")
+    assert settings.default_locale == "ru"
+    assert settings.cors_origins == ("https://app.example.com",)
+    assert settings.log_level == "DEBUG"
+    assert settings.sentry_dsn == "https://abc123@o1.ingest.sentry.io/42"
+    assert settings.sentry_environment == "staging"
+    assert settings.database_pool_size == 7
+    assert settings.revision == "2025.01.3"
+    assert settings.proxies_count == 2
+    assert settings.rate_limit_storage_url == "redis://learnbot-redis:6379/0"
+    assert settings.database_url.startswith("postgresql://learnbot:p%40ss%2Fword%3A%25@")
+
+
+def test_the_service_accepts_the_defaults_and_a_bot_id_without_token() -> None:
+    stack = load_stack_config(
+        {"telegramBotId": "123456789"},
+        shipped_locales=shipped_locales(),
+        default_api_image_tag="0.1.0",
+    )
+    settings = Settings.from_env(api_env(stack))
+    assert settings.telegram_bot_token is None
+    assert settings.telegram_bot_id == 123456789
+    assert settings.admin_telegram_ids == frozenset()
+    assert settings.proxies_count == 1
+
+
+def test_the_backup_job_accepts_its_environment() -> None:
+    stack = config(
+        backupSchedule="15 1 * * *",
+        backupDrillSchedule="@weekly",
+        backupKeepDaily="10",
+        backupKeepWeekly="0",
+        backupKeepMonthly="12",
+        backupS3Url="s3://learnbot-backups/prod",
+        backupS3EndpointUrl="https://s3.eu-central-1.example.com",
+        backupS3Region="eu-central-1",
+        backupS3AccessKeyId="AKIA",
+        backupS3SecretAccessKey="secret",
+    )
+    secrets = {name: v.value for name, v in backup_secret_environment(stack).items()}
+    env = {
+        **backup_environment(stack),
+        **secrets,
+        "DATABASE_URL": database_url("learnbot-postgres", "pw"),
+    }
+    settings = BackupSettings.from_env(env)
+    assert settings.backup_dir == Path(BACKUP_DIR)
+    assert (settings.schedule, settings.drill_schedule) == ("15 1 * * *", "@weekly")
+    retention = settings.retention
+    assert (retention.daily, retention.weekly, retention.monthly) == (10, 0, 12)
+    assert (settings.metrics_host, settings.metrics_port) == ("0.0.0.0", 9102)
+    assert settings.s3 is not None
+    assert (settings.s3.bucket, settings.s3.prefix) == ("learnbot-backups", "prod")
+    assert settings.s3_endpoint_url == "https://s3.eu-central-1.example.com"
+    assert secrets == {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "secret"}
+
+
+def test_every_variable_is_one_the_service_documents() -> None:
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    stack = config(sentryDsn="https://abc123@o1.ingest.sentry.io/42", telegramBotId="1")
+    for name in [*api_environment(stack), *api_secret_environment(stack)]:
+        assert name in documented, name
+    backup_settings = (ROOT / "service" / "learnbot" / "backup" / "settings.py").read_text()
+    for name in backup_environment(config(backupS3Url="s3://bucket-1")):
+        assert name in documented or f'"{name}"' in backup_settings or name.startswith("AWS_")

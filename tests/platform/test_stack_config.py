@@ -1,0 +1,273 @@
+"""platform/stack_config.py: every `learnbot:` setting is checked, key by key, with a message
+naming the key and what is allowed, and never repeating a secret."""
+
+from __future__ import annotations
+
+import pytest
+from croniter import croniter
+
+from stack_config import (
+    DEFAULT_IMAGES,
+    KEYS,
+    PLAIN_KEYS,
+    SECRET_KEYS,
+    Secret,
+    StackConfig,
+    StackConfigError,
+    is_cron_expression,
+    load_stack_config,
+)
+
+SHIPPED = ("de", "en", "es", "pt_BR", "ru", "uk")
+TOKEN = "123456789:AAsecret-token-value_0123456789"
+
+
+def load(**settings: str) -> StackConfig:
+    return load_stack_config(
+        {"telegramBotToken": TOKEN, **settings},
+        shipped_locales=SHIPPED,
+        default_api_image_tag="0.1.0",
+    )
+
+
+def test_defaults() -> None:
+    config = load()
+    assert config.name_prefix == "learnbot"
+    assert config.telegram_bot_token == Secret(TOKEN)
+    assert config.supported_locales == SHIPPED
+    assert config.default_locale == "en"
+    assert (config.api_replicas, config.api_workers, config.database_pool_size) == (2, 2, 10)
+    assert (config.bind_address, config.proxy_port, config.grafana_port) == (
+        "127.0.0.1",
+        8080,
+        3000,
+    )
+    assert config.prometheus_port is None
+    assert config.proxies_in_front == 0
+    assert config.api_image_tag == "0.1.0"
+    assert dict(config.images) == DEFAULT_IMAGES
+    assert (config.backup.schedule, config.backup.drill_schedule) == ("0 3 * * *", "0 4 * * 0")
+    assert (config.backup.keep_daily, config.backup.keep_weekly, config.backup.keep_monthly) == (
+        7,
+        4,
+        6,
+    )
+    assert config.db_password is None
+    assert config.grafana_admin_password is None
+
+
+def test_every_setting_is_read() -> None:
+    config = load(
+        namePrefix="learnbot-staging",
+        adminTelegramIds="222, 111,222",
+        supportedLocales="en,ru",
+        defaultLocale="ru",
+        corsOrigins="https://app.example.com/",
+        logLevel="warning",
+        sentryDsn="https://abc123@o1.ingest.sentry.io/42",
+        sentryEnvironment="staging",
+        apiImageTag="2025.01.3",
+        apiReplicas="3",
+        apiWorkers="4",
+        apiMemoryMb="768",
+        databasePoolSize="5",
+        dbPassword="a-database-password-of-some-length",
+        grafanaAdminPassword="grafana-password-12",
+        bindAddress="0.0.0.0",
+        proxyPort="80",
+        grafanaPort="3001",
+        prometheusPort="9090",
+        postgresImage="postgres:15.10-bookworm@sha256:" + "a" * 64,
+        backupSchedule="30 2 * * mon-fri",
+        backupDrillSchedule="@weekly",
+        backupKeepDaily="14",
+        backupKeepWeekly="0",
+        backupKeepMonthly="12",
+        backupS3Url="s3://learnbot-backups/prod",
+        backupS3EndpointUrl="https://s3.eu-central-1.example.com",
+        backupS3Region="eu-central-1",
+        backupS3AccessKeyId="AKIAEXAMPLE",
+        backupS3SecretAccessKey="secret-access-key",
+        alertTelegramBotToken="987654321:AAalert-bot",
+        alertTelegramChatId="-1001234567890",
+        alertWebhookUrl="https://tickets.example.com/hook",
+        alertWebhookToken="hook-token",
+    )
+    assert config.name_prefix == "learnbot-staging"
+    assert config.admin_telegram_ids == (111, 222)
+    assert (config.supported_locales, config.default_locale) == (("en", "ru"), "ru")
+    assert config.cors_origins == ("https://app.example.com",)
+    assert config.log_level == "WARNING"
+    assert config.sentry_dsn == Secret("https://abc123@o1.ingest.sentry.io/42")
+    assert (config.api_replicas, config.api_workers, config.api_memory_mb) == (3, 4, 768)
+    assert config.prometheus_port == 9090
+    assert config.backup.schedule == "30 2 * * mon-fri"
+    assert config.backup.s3_secret_access_key == Secret("secret-access-key")
+    assert config.alerts.telegram_chat_id == -1001234567890
+    assert config.alerts.webhook_token == Secret("hook-token")
+
+
+def test_a_bot_id_alone_is_enough() -> None:
+    config = load_stack_config(
+        {"telegramBotId": "123456789"}, shipped_locales=SHIPPED, default_api_image_tag="0.1.0"
+    )
+    assert (config.telegram_bot_token, config.telegram_bot_id) == (None, 123456789)
+
+
+def test_the_bot_token_is_required() -> None:
+    with pytest.raises(StackConfigError) as error:
+        load_stack_config({}, shipped_locales=SHIPPED, default_api_image_tag="0.1.0")
+    message = str(error.value)
+    assert message.startswith("learnbot:telegramBotToken: required")
+    assert "pulumi config set --secret learnbot:telegramBotToken" in message
+    assert "learnbot:telegramBotId" in message
+
+
+INVALID = [
+    ("telegramBotToken", "not-a-token", "<bot id>:<secret>"),
+    ("telegramBotId", "12ab", "a whole number from 1 to"),
+    ("adminTelegramIds", "111,abc", "comma-separated Telegram user ids"),
+    ("adminTelegramIds", "0", "comma-separated Telegram user ids"),
+    ("supportedLocales", "en,fr", "comma-separated shipped locales: de, en, es, pt_BR, ru, uk"),
+    ("defaultLocale", "fr", "one of the shipped locales"),
+    ("corsOrigins", "app.example.com", "* or comma-separated origins"),
+    ("logLevel", "LOUD", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ("sentryDsn", "https://sentry.example.com", "https://<key>@<host>/<project id>"),
+    ("sentryEnvironment", "prod env", "1 to 64 letters, digits"),
+    ("apiImageTag", "latest", "not latest"),
+    ("apiImageTag", "v1 beta", "a version tag for the built service image"),
+    ("apiReplicas", "0", "a whole number from 1 to 16"),
+    ("apiReplicas", "17", "a whole number from 1 to 16"),
+    ("apiReplicas", "two", "a whole number from 1 to 16"),
+    ("apiWorkers", "65", "a whole number from 1 to 64"),
+    ("apiMemoryMb", "64", "a whole number from 128 to 65536"),
+    ("databasePoolSize", "0", "a whole number from 1 to 200"),
+    ("dbPassword", "short", "16 to 128 printable characters"),
+    ("grafanaAdminPassword", "short", "12 to 128 printable characters"),
+    ("bindAddress", "localhost", "the host IP address"),
+    ("proxyPort", "70000", "a whole number from 1 to 65535"),
+    ("proxiesInFront", "5", "a whole number from 0 to 4"),
+    ("grafanaPort", "8080", "a port other than learnbot:proxyPort (8080)"),
+    ("prometheusPort", "3000", "a port other than learnbot:proxyPort"),
+    ("namePrefix", "Learnbot", "lower-case letters, digits and -"),
+    ("postgresImage", "postgres", "pinned by a version tag or a digest"),
+    ("postgresImage", "postgres:latest", "not :latest"),
+    ("postgresImage", "postgres:16.6-bookworm", "a PostgreSQL 15 image"),
+    ("nginxImage", "nginx", "such as nginx:1.26.2-alpine"),
+    ("redisImage", "redis:latest", "not :latest"),
+    ("prometheusImage", "prom/prometheus:latest", "not :latest"),
+    ("alertmanagerImage", "Prom/Alertmanager:v1", "pinned by a version tag or a digest"),
+    ("grafanaImage", "grafana/grafana:", "pinned by a version tag or a digest"),
+    ("postgresExporterImage", "exporter@sha256:abc", "pinned by a version tag or a digest"),
+    ("backupSchedule", "0 3 * *", "a cron expression of five fields"),
+    ("backupSchedule", "0 25 * * *", "a cron expression of five fields"),
+    ("backupDrillSchedule", "0 0 4 * * 0", "such as '0 4 * * 0'"),
+    ("backupKeepDaily", "0", "a whole number from 1 to 3660"),
+    ("backupKeepWeekly", "-1", "a whole number from 0 to 520"),
+    ("backupKeepMonthly", "1201", "a whole number from 0 to 1200"),
+    ("backupS3Url", "https://bucket.example.com", "s3://bucket or s3://bucket/prefix"),
+    ("alertTelegramChatId", "chat", "a Telegram chat id"),
+    ("alertWebhookUrl", "ftp://tickets.example.com", "an http(s) URL"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), INVALID)
+def test_an_invalid_value_names_the_key_and_what_is_allowed(
+    key: str, value: str, allowed: str
+) -> None:
+    settings = {key: value}
+    # Settings that come in pairs get their partner, so the value itself is what fails.
+    if key == "alertTelegramChatId":
+        settings["alertTelegramBotToken"] = "987654321:AAalert"
+    with pytest.raises(StackConfigError) as error:
+        load(**settings)
+    assert error.value.key == key
+    assert str(error.value).startswith(f"learnbot:{key}: ")
+    assert allowed in str(error.value)
+    if key in SECRET_KEYS:
+        assert value not in str(error.value)
+
+
+def test_every_key_has_an_invalid_case_or_takes_anything() -> None:
+    free_text = {"backupS3AccessKeyId", "backupS3SecretAccessKey", "alertWebhookToken"}
+    tested = {key for key, _, _ in INVALID} | free_text | {"alertTelegramBotToken"}
+    untested = set(KEYS) - tested - {"backupS3EndpointUrl", "backupS3Region"}
+    assert not untested
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "allowed"),
+    [
+        ({"alertTelegramBotToken": "987654321:AAalert"}, "alertTelegramChatId", "both"),
+        ({"alertTelegramChatId": "-100123"}, "alertTelegramBotToken", "both"),
+        ({"alertTelegramBotToken": "bad"}, "alertTelegramBotToken", "<bot id>:<secret>"),
+        ({"alertWebhookToken": "t"}, "alertWebhookUrl", "required when"),
+        ({"backupS3AccessKeyId": "AK"}, "backupS3SecretAccessKey", "set together"),
+        ({"backupS3SecretAccessKey": "s"}, "backupS3AccessKeyId", "set together"),
+        ({"backupS3Region": "eu-central-1"}, "backupS3Url", "required when"),
+        ({"backupS3Url": "s3://b-1", "backupS3Region": "EU"}, "backupS3Region", "region"),
+        (
+            {"backupS3Url": "s3://b-1", "backupS3EndpointUrl": "s3.example.com"},
+            "backupS3EndpointUrl",
+            "an http(s) URL",
+        ),
+        ({"defaultLocale": "de", "supportedLocales": "en,ru"}, "defaultLocale", "en, ru"),
+        (
+            {"apiReplicas": "4", "apiWorkers": "4", "databasePoolSize": "10"},
+            "databasePoolSize",
+            "at most 5 with 4 API replicas of 4 workers",
+        ),
+        ({"apiRepilcas": "3"}, "apiRepilcas", "not a setting of this stack"),
+    ],
+)
+def test_settings_that_depend_on_each_other(
+    settings: dict[str, str], key: str, allowed: str
+) -> None:
+    with pytest.raises(StackConfigError) as error:
+        load(**settings)
+    assert error.value.key == key
+    assert str(error.value).startswith(f"learnbot:{key}: ")
+    assert allowed in str(error.value)
+
+
+def test_secret_values_never_appear_in_repr() -> None:
+    config = load(dbPassword="a-database-password-of-some-length")
+    assert TOKEN not in repr(config)
+    assert "a-database-password-of-some-length" not in repr(config)
+
+
+def test_keys_are_either_plain_or_secret() -> None:
+    assert not set(PLAIN_KEYS) & set(SECRET_KEYS)
+    assert len(KEYS) == len(set(KEYS))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 3 * * *",
+        "*/15 * * * *",
+        "0 4 * * 0",
+        "0 4 * * 7",
+        "30 2 1,15 * mon-fri",
+        "0 0 1 jan-jun/2 *",
+        "5-10/2 0-23 1-31 1-12 0-6",
+        "@daily",
+        "@weekly",
+        "60 * * * *",
+        "* 24 * * *",
+        "0 0 0 * *",
+        "0 0 * 13 *",
+        "0 0 * * 8",
+        "*/0 * * * *",
+        "10-5 * * * *",
+        "0 3 * *",
+        "0 3 * * * *",
+        "@reboot",
+    ],
+)
+def test_the_cron_check_agrees_with_the_backup_job(expression: str) -> None:
+    # croniter is what `learnbot backup run` uses; it also takes a sixth field, the job does not.
+    expected = croniter.is_valid(expression) and (
+        expression.startswith("@") or len(expression.split()) == 5
+    )
+    assert is_cron_expression(expression) == expected
