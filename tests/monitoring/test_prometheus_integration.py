@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,7 +72,50 @@ def learnbot(sqlite_url: str, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def prometheus(learnbot: Server, tmp_path: Path) -> Iterator[httpx.Client]:
+def backup_job(postgres_url: str, tmp_path: Path) -> Iterator[str]:
+    """`learnbot backup run`, the long-running job, serving its metrics on a free port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "BACKUP_METRICS_HOST": "127.0.0.1",
+        "BACKUP_METRICS_PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "backup-metrics"),
+    }
+    log_path = tmp_path / "backup.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "learnbot", "backup", "run"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    address = f"127.0.0.1:{port}"
+    try:
+        # A fresh job takes its first backup at once, so its success shows up quickly.
+        assert wait_until(
+            lambda: (
+                "backup_last_success_timestamp_seconds" in metrics_text(address)
+                and "backup_kept_count 1.0" in metrics_text(address)
+            ),
+            timeout=60,
+        ), log_path.read_text()
+        yield address
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def metrics_text(address: str) -> str:
+    try:
+        return httpx.get(f"http://{address}/metrics", timeout=1).text
+    except httpx.TransportError:
+        return ""
+
+
+@pytest.fixture
+def prometheus(learnbot: Server, backup_job: str, tmp_path: Path) -> Iterator[httpx.Client]:
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("prometheus not found: install Debian's prometheus package")
@@ -82,6 +128,7 @@ def prometheus(learnbot: Server, tmp_path: Path) -> Iterator[httpx.Client]:
                 "job_name": "learnbot-api",
                 "static_configs": [{"targets": [learnbot.url.removeprefix("http://")]}],
             },
+            {"job_name": "learnbot-backup", "static_configs": [{"targets": [backup_job]}]},
             {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]},
         ],
     }
@@ -177,6 +224,13 @@ def test_prometheus_scrapes_learnbot_and_evaluates_every_rule_and_dashboard_quer
         assert series(prometheus, f'http_requests_total{{job="learnbot-api", route="{route}"}}')
     assert series(prometheus, 'auth_attempts_total{job="learnbot-api", outcome="bad_signature"}')
     assert series(prometheus, 'auth_sign_ins_total{job="learnbot-api", kind="new"}')
+    assert wait_until(
+        lambda: bool(
+            series(prometheus, 'backup_last_success_timestamp_seconds{job="learnbot-backup"} > 0')
+        )
+    ), "no backup job series after 30 s"
+    assert series(prometheus, 'backup_kept_count{job="learnbot-backup"} == 1')
+    assert series(prometheus, 'up{job="learnbot-backup"} == 1')
 
     assert evaluation_failures(prometheus) == []
 
