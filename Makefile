@@ -46,7 +46,7 @@ format: $(INSTALLED) ## rewrite the code in the project's format
 test: lint ## lint, then the whole test suite
 	$(BIN)/pytest
 
-bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~4 min; see bench/README.md)
+bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~3.5 min; see bench/README.md)
 	$(BIN)/python -m bench.run
 
 clean: ## remove the virtual environment and local data

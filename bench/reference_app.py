@@ -1,0 +1,27 @@
+"""A bare Sanic app: one handler answering {"status": "ok"}, the framework's own ceiling."""
+
+from __future__ import annotations
+
+import os
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json
+
+app = Sanic("learnbot_bench_reference")
+# Sanic extends every app with sanic-ext when it is installed (it is, for learnbot): not here.
+app.config.AUTO_EXTEND = False
+
+
+@app.get("/health")
+async def health(request: Request) -> HTTPResponse:
+    return json({"status": "ok"})
+
+
+if __name__ == "__main__":
+    app.run(
+        host=os.environ.get("HOST", "127.0.0.1"),
+        port=int(os.environ.get("PORT", "8000")),
+        workers=int(os.environ.get("WORKERS", "1")),
+        access_log=False,
+        motd=False,
+    )
