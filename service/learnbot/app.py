@@ -10,7 +10,7 @@ from sanic import Request, Sanic
 from sanic.config import Config
 from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
 from sanic.exceptions import NotFound as SanicNotFound
-from sanic.exceptions import PayloadTooLarge, SanicException
+from sanic.exceptions import PayloadTooLarge, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 from sanic.response import HTTPResponse, json
 from sanic_ext import Extend
@@ -21,6 +21,7 @@ from learnbot.api.locale import add_content_language, catalog_of, negotiate_requ
 from learnbot.api.problems import (
     PROBLEM_CONTENT_TYPE,
     BodyTooLarge,
+    ClientClosedRequest,
     DatabaseUnavailable,
     InternalError,
     MethodNotAllowed,
@@ -66,6 +67,8 @@ class ProblemErrorHandler(ErrorHandler):
 def as_problem(exception: Exception, request: Request) -> Problem:
     if isinstance(exception, Problem):
         return exception
+    if isinstance(exception, RequestCancelled):
+        return ClientClosedRequest(N_("The client closed the connection before the answer."))
     if isinstance(exception, StorageError):
         return DatabaseUnavailable(N_("The database does not answer; try again shortly."))
     if isinstance(exception, SanicNotFound):

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import socket
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from service_process import Server, new_telegram_id, tma
+from service_process import Server, free_port, new_telegram_id, server_env, start_server, tma
 
 PROBLEM = "application/problem+json"
 
@@ -87,3 +89,22 @@ def test_malformed_http_is_answered_not_crashed(server: Server) -> None:
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 4")
     assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_a_client_that_goes_away_is_not_a_server_error(tmp_path: Path) -> None:
+    # With the database unreachable each request waits out the pool timeout, so the client
+    # gives up first, as an impatient user or a proxy timeout would.
+    env = server_env(f"postgresql://postgres@127.0.0.1:{free_port()}/gone", APP_ENV="production")
+    server = start_server(env, tmp_path / "server.log")
+    try:
+        headers = tma(new_telegram_id())
+        for _ in range(3):
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.get(server.url + "/me", headers=headers, timeout=0.3)
+        time.sleep(0.5)
+        text = httpx.get(server.url + "/metrics", timeout=10).text
+    finally:
+        server.stop()
+    assert 'http_requests_total{method="GET",route="/me",status="499"} 3.0' in text
+    assert 'status="500"' not in text
+    assert '"level": "ERROR"' not in server.log()

@@ -126,5 +126,11 @@ class DatabaseUnavailable(Problem):
     retry_after = 5
 
 
+class ClientClosedRequest(Problem):
+    """The client went away before the answer (nginx's 499): not the service's failure."""
+
+    status, slug, title = 499, "client-closed-request", N_("The client closed the request")
+
+
 class InternalError(Problem):
     status, slug, title = 500, "internal-error", N_("Internal server error")
