@@ -73,12 +73,18 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if v != ""}
 
 
-def start_server(env: Mapping[str, str], log_path: Path, *, timeout: float = 30) -> Server:
+def start_server(
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    timeout: float = 30,
+    python: str | Path = sys.executable,
+) -> Server:
     """Starts `learnbot serve` as its own process and waits until /health answers."""
     env = {"PROMETHEUS_MULTIPROC_DIR": str(log_path.parent / "metrics"), **env}
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "learnbot", "serve"],
+            [str(python), "-m", "learnbot", "serve"],
             env=env,
             cwd=log_path.parent,
             stdout=log_file,

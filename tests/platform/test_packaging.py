@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from build_context import ROOT, context_files
 
-from service_process import Server, server_env
+from service_process import Server, server_env, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -73,35 +72,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-def start_installed(
-    python: Path, env: Mapping[str, str], log_path: Path, *, timeout: float = 60
-) -> Server:
-    """tests/service_process.start_server with the installed environment's interpreter."""
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(log_path.parent / "metrics"), **env}
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [str(python), "-m", "learnbot", "serve"],
-            env=env,
-            cwd=log_path.parent,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    server = Server(process, f"http://127.0.0.1:{env['PORT']}", log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"learnbot serve exited {process.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise AssertionError(f"learnbot serve did not answer in {timeout} s:\n{server.log()}")
-
-
 @pytest.fixture
 def server(installed: Path, tmp_path: Path) -> Iterator[Server]:
     outside = tmp_path / "run"
@@ -110,7 +80,7 @@ def server(installed: Path, tmp_path: Path) -> Iterator[Server]:
     # Nothing of the checkout may reach the installed environment.
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
-    server = start_installed(installed, env, outside / "serve.log")
+    server = start_server(env, outside / "serve.log", timeout=60, python=installed)
     try:
         yield server
     finally:
