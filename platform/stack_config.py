@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+# The Pulumi program runs in the repository's .venv, beside the service it deploys: the stack
+# checks a schedule and a bucket URL exactly as the backup job will.
+from learnbot.backup.settings import is_cron_expression, parse_s3_url
+
 NAMESPACE = "learnbot"
 # The service image installs pg_dump of this major version (service/Dockerfile).
 POSTGRES_MAJOR = 15
@@ -88,14 +92,7 @@ _IMAGE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z0-9-]{1,32}")
-_CRON_MACROS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually")
-_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_CRON_NAMES: dict[int, tuple[str, ...]] = {
-    3: ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-    4: ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
-}
 
 
 T = TypeVar("T")
@@ -412,39 +409,6 @@ def _images(values: Mapping[str, str]) -> dict[str, str]:
     return images
 
 
-def is_cron_expression(expression: str) -> bool:
-    """Five cron fields (no seconds), or one of the @ macros; names of months and days allowed."""
-    if expression in _CRON_MACROS:
-        return True
-    fields = expression.split()
-    return len(fields) == 5 and all(_cron_field(part, index) for index, part in enumerate(fields))
-
-
-def _cron_field(text: str, index: int) -> bool:
-    low, high = _CRON_RANGES[index]
-    names = _CRON_NAMES.get(index, ())
-
-    def value(token: str) -> int | None:
-        if token.lower() in names:
-            return names.index(token.lower()) + (1 if index == 3 else 0)
-        if token.isascii() and token.isdigit() and low <= int(token) <= high:
-            return int(token)
-        return None
-
-    for item in text.split(","):
-        base, slash, step = item.partition("/")
-        if slash and not (step.isascii() and step.isdigit() and int(step) > 0):
-            return False
-        if base == "*":
-            continue
-        start, dash, end = base.partition("-")
-        first = value(start)
-        last = value(end) if dash else first
-        if first is None or last is None:
-            return False
-    return True
-
-
 def _cron(values: Mapping[str, str], key: str, default: str) -> str:
     expression = " ".join(values.get(key, default).split())
     if not is_cron_expression(expression):
@@ -457,16 +421,10 @@ def _cron(values: Mapping[str, str], key: str, default: str) -> str:
 
 
 def _s3_url(key: str, raw: str) -> str:
-    parts = urlsplit(raw)
-    prefix = parts.path.strip("/")
-    if (
-        parts.scheme != "s3"
-        or not _BUCKET.fullmatch(parts.netloc)
-        or parts.query
-        or parts.fragment
-        or "//" in prefix
-    ):
-        raise StackConfigError(key, "s3://bucket or s3://bucket/prefix")
+    try:
+        parse_s3_url(raw)
+    except ValueError as error:
+        raise StackConfigError(key, str(error)) from None
     return raw
 
 

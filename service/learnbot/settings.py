@@ -92,7 +92,7 @@ class Settings:
             telegram_test_env=flag_setting(env, "TELEGRAM_TEST_ENV"),
             admin_telegram_ids=_telegram_ids(env, "ADMIN_TELEGRAM_IDS"),
             auth_max_age_seconds=int_setting(env, "AUTH_MAX_AGE_SECONDS", 86400, 1, 30 * 86400),
-            host=_host(env),
+            host=host_setting(env, "HOST", "127.0.0.1"),
             port=int_setting(env, "PORT", 8000, 1, 65535),
             workers=int_setting(env, "WORKERS", 1, 1, 64),
             cors_origins=_origins(env),
@@ -235,13 +235,13 @@ def _telegram_ids(env: Mapping[str, str], name: str) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _host(env: Mapping[str, str]) -> str:
-    host = text_setting(env, "HOST") or "127.0.0.1"
+def host_setting(env: Mapping[str, str], name: str, default: str) -> str:
+    host = text_setting(env, name) or default
     try:
         ipaddress.ip_address(host)
     except ValueError:
         if not _HOSTNAME.fullmatch(host):
-            raise ConfigError("HOST", "an IP address (0.0.0.0 for all) or a host name") from None
+            raise ConfigError(name, "an IP address (0.0.0.0 for all) or a host name") from None
     return host
 
 

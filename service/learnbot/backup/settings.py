@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,7 +9,14 @@ from urllib.parse import urlsplit
 from croniter import croniter  # type: ignore[import-untyped]
 
 from learnbot.backup.retention import RetentionPolicy
-from learnbot.settings import APP_ENVS, ConfigError, choice_setting, int_setting, text_setting
+from learnbot.settings import (
+    APP_ENVS,
+    ConfigError,
+    choice_setting,
+    host_setting,
+    int_setting,
+    text_setting,
+)
 from learnbot.storage import database_dialect
 
 DEFAULT_BACKUP_DIR = Path("var/backups")
@@ -21,7 +27,6 @@ DEFAULT_METRICS_PORT = 9102
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 # S3 bucket naming rules, lower case only; dots allowed for older buckets.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ class BackupSettings:
                 weekly=int_setting(env, "BACKUP_KEEP_WEEKLY", 4, 0, 520),
                 monthly=int_setting(env, "BACKUP_KEEP_MONTHLY", 6, 0, 1200),
             ),
-            metrics_host=_host(
+            metrics_host=host_setting(
                 env, "BACKUP_METRICS_HOST", ALL_INTERFACES if production else "127.0.0.1"
             ),
             metrics_port=int_setting(env, "BACKUP_METRICS_PORT", DEFAULT_METRICS_PORT, 1, 65535),
@@ -93,29 +98,14 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return url
 
 
-def _cron(env: Mapping[str, str], name: str, default: str) -> str:
-    expression = " ".join((text_setting(env, name) or default).split())
-    # Five fields only: croniter would also take a sixth field of seconds.
+def is_cron_expression(expression: str) -> bool:
+    """Five cron fields or an @ macro, as croniter reads them (it would also take seconds)."""
     fields_ok = expression.startswith("@") or len(expression.split()) == 5
-    if not fields_ok or not croniter.is_valid(expression):
-        raise ConfigError(name, f"a cron expression such as '{default}'")
-    return expression
+    return fields_ok and bool(croniter.is_valid(expression))
 
 
-def _host(env: Mapping[str, str], name: str, default: str) -> str:
-    host = text_setting(env, name) or default
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not _HOSTNAME.fullmatch(host):
-            raise ConfigError(name, "an IP address (0.0.0.0 for all) or a host name") from None
-    return host
-
-
-def _s3_location(env: Mapping[str, str]) -> S3Location | None:
-    raw = text_setting(env, "BACKUP_S3_URL")
-    if raw is None:
-        return None
+def parse_s3_url(raw: str) -> S3Location:
+    """`s3://bucket` or `s3://bucket/prefix`; ValueError for anything else."""
     parts = urlsplit(raw)
     prefix = parts.path.strip("/")
     if (
@@ -125,8 +115,25 @@ def _s3_location(env: Mapping[str, str]) -> S3Location | None:
         or parts.fragment
         or "//" in prefix
     ):
-        raise ConfigError("BACKUP_S3_URL", "s3://bucket or s3://bucket/prefix")
+        raise ValueError("s3://bucket or s3://bucket/prefix")
     return S3Location(parts.netloc, prefix)
+
+
+def _cron(env: Mapping[str, str], name: str, default: str) -> str:
+    expression = " ".join((text_setting(env, name) or default).split())
+    if not is_cron_expression(expression):
+        raise ConfigError(name, f"a cron expression such as '{default}'")
+    return expression
+
+
+def _s3_location(env: Mapping[str, str]) -> S3Location | None:
+    raw = text_setting(env, "BACKUP_S3_URL")
+    if raw is None:
+        return None
+    try:
+        return parse_s3_url(raw)
+    except ValueError as error:
+        raise ConfigError("BACKUP_S3_URL", str(error)) from None
 
 
 def _endpoint_url(env: Mapping[str, str]) -> str | None:
