@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 
-from backup_process import ENTRY, backup_env, free_port
+from backup_process import ENTRY, backup_env, free_port, learnbot_backup
 from learnbot.backup.catalog import Backup, checksum_line, list_backups
 from learnbot.backup.manifest import DrillRecord
 from learnbot.backup.schedule import first_runs, missed_run, next_run
@@ -98,7 +98,7 @@ def wait_for_metrics(
     raise AssertionError(f"no {ready} on {url}:\n{log.read_text()}")
 
 
-def stop(process: subprocess.Popen[str], log: Path) -> None:
+def stop(process: subprocess.Popen[str], log: Path, said: str = "backup job stopped") -> None:
     process.send_signal(signal.SIGTERM)
     try:
         assert process.wait(timeout=15) == 0, log.read_text()
@@ -106,13 +106,13 @@ def stop(process: subprocess.Popen[str], log: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert "backup job stopped" in log.read_text()
+    assert said in log.read_text()
 
 
-def start_job(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+def start_job(env: dict[str, str], log: Path, action: str = "run") -> subprocess.Popen[str]:
     with log.open("w") as output:
         return subprocess.Popen(
-            [*ENTRY, "backup", "run"], env=env, stdout=output, stderr=subprocess.STDOUT, text=True
+            [*ENTRY, "backup", action], env=env, stdout=output, stderr=subprocess.STDOUT, text=True
         )
 
 
@@ -229,3 +229,64 @@ def test_sigterm_during_a_backup_stops_it_and_leaves_no_file(
 
     assert "backup interrupted" in log.read_text()
     assert list(backup_dir.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_metrics_of_runs_started_elsewhere_outlive_the_runs(
+    seeded_url: str, backup_dir: Path, tmp_path: Path
+) -> None:
+    """As on Kubernetes: CronJobs run `backup run --once` and the drill, and `backup metrics`
+    serves what they wrote into the shared PROMETHEUS_MULTIPROC_DIR."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    metrics_dir = tmp_path / "shared-metrics"
+    env = backup_env(
+        backup_dir,
+        seeded_url,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        BACKUP_METRICS_PORT=str(port),
+    )
+    assert learnbot_backup("run", "--once", env=env).returncode == 0
+    unreachable = env | {"DATABASE_URL": "postgresql://learnbot@127.0.0.1:1/learnbot"}
+    assert learnbot_backup("run", "--once", env=unreachable).returncode == 1
+    [backup] = list_backups(backup_dir)
+
+    log = tmp_path / "metrics.log"
+    server = start_job(env, log, "metrics")
+    try:
+        samples = wait_for_metrics(server, url, "backup_last_success_timestamp_seconds", log)
+        assert samples["backup_kept_count"] == 1
+        assert samples["backup_failures_total"] == 1
+        assert samples["backup_last_size_bytes"] == backup.size()
+        assert samples["backup_last_verified_timestamp_seconds"] == 0
+        # The failed run came last: the alert on failures sees an attempt after the success.
+        assert (
+            samples["backup_last_attempt_timestamp_seconds"]
+            > samples["backup_last_success_timestamp_seconds"]
+        )
+
+        drill = learnbot_backup("verify", "--restore-drill", env=env)
+        assert drill.returncode == 0, drill.stderr
+        verified = scrape(url)["backup_last_verified_timestamp_seconds"]
+    finally:
+        stop(server, log, "backup metrics stopped")
+    record = backup.drill()
+    assert record is not None
+    assert record.passed
+    assert verified == pytest.approx(record.drilled_at.timestamp())
+
+
+def test_metrics_of_runs_started_elsewhere_need_a_shared_folder(backup_dir: Path) -> None:
+    result = subprocess.run(
+        [*ENTRY, "backup", "metrics"],
+        env=backup_env(backup_dir, BACKUP_METRICS_PORT=str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "PROMETHEUS_MULTIPROC_DIR: a folder shared with the `backup run --once` runs" in (
+        result.stderr
+    )

@@ -19,6 +19,11 @@ def add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "run", help="back up on BACKUP_SCHEDULE and serve metrics on BACKUP_METRICS_PORT"
     )
     run.add_argument("--once", action="store_true", help="take one backup, prune, and exit")
+    actions.add_parser(
+        "metrics",
+        help="serve the metrics of `run --once` runs started by another scheduler (a Kubernetes "
+        "CronJob) that share BACKUP_DIR and PROMETHEUS_MULTIPROC_DIR with it",
+    )
     verify = actions.add_parser("verify", help="check the SHA-256 of every kept backup")
     verify.add_argument(
         "--restore-drill",

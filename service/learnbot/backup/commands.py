@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -19,7 +19,7 @@ from learnbot.backup.catalog import Backup, checksum_problem, list_backups
 from learnbot.backup.job import backup_once, drill_once
 from learnbot.backup.postgres import DatabaseError
 from learnbot.backup.restore import RestoreRefused, restore_backup
-from learnbot.backup.schedule import run_scheduled
+from learnbot.backup.schedule import run_scheduled, serve_metrics
 from learnbot.backup.settings import BackupSettings
 from learnbot.observability.logs import logging_config, scrub
 from learnbot.settings import LOG_FORMATS, LOG_LEVELS, ConfigError, choice_setting
@@ -33,6 +33,8 @@ def run_backup_command(args: argparse.Namespace) -> int:
     command: str = args.backup_command
     if command == "run":
         return _run(settings, once=args.once)
+    if command == "metrics":
+        return _until_stopped(lambda stop: serve_metrics(settings, stop))
     if command == "verify":
         return _verify(settings, drill=args.restore_drill)
     if command == "restore":
@@ -60,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(settings: BackupSettings, *, once: bool) -> int:
     if once:
         return 0 if backup_once(settings) else 1
+    return _until_stopped(lambda stop: run_scheduled(settings, stop))
+
+
+def _until_stopped(serve: Callable[[threading.Event], None]) -> int:
+    """Runs `serve` until SIGTERM or SIGINT sets its event."""
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -69,7 +76,7 @@ def _run(settings: BackupSettings, *, once: bool) -> int:
         signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)
     }
     try:
-        run_scheduled(settings, stop)
+        serve(stop)
     except OSError as error:
         print(f"{_PROGRAM} run: cannot serve metrics: {error}", file=sys.stderr)
         return 1

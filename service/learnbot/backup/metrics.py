@@ -6,6 +6,9 @@ from prometheus_client import Counter, Gauge
 
 from learnbot.backup.catalog import Backup
 
+# Creates PROMETHEUS_MULTIPROC_DIR, where set, before the metrics below open their files in it.
+from learnbot.observability import metrics as _service_metrics  # noqa: F401
+
 # "mostrecent": with PROMETHEUS_MULTIPROC_DIR set, the value last written by any process wins.
 LAST_SUCCESS = Gauge(
     "backup_last_success_timestamp_seconds",

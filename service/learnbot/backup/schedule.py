@@ -14,12 +14,19 @@ from learnbot.backup import metrics
 from learnbot.backup.catalog import list_backups
 from learnbot.backup.job import backup_once, drill_once
 from learnbot.backup.settings import BackupSettings
-from learnbot.observability.metrics import exposition_registry
+from learnbot.observability.metrics import (
+    MULTIPROC_DIR_VARIABLE,
+    exposition_registry,
+    multiproc_dir,
+)
+from learnbot.settings import ConfigError
 
 log = logging.getLogger("learnbot.backup")
 
 # Short waits keep the job on time when the wall clock jumps, and cost nothing.
 _LONGEST_WAIT_SECONDS = 30.0
+# How often `backup metrics` reads BACKUP_DIR again (backups pruned or restored by hand).
+REFRESH_SECONDS = 30.0
 
 
 def next_run(expression: str, after: datetime) -> datetime:
@@ -85,6 +92,36 @@ def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
         server.server_close()
         thread.join(timeout=5)
         log.info("backup job stopped")
+
+
+def serve_metrics(settings: BackupSettings, stop: threading.Event) -> None:
+    """Serves the metrics of runs that another scheduler starts (`backup run --once` and
+    `backup verify --restore-drill`, as Kubernetes CronJobs): they write them into the shared
+    PROMETHEUS_MULTIPROC_DIR, so failures and attempts outlive the runs' processes."""
+    if multiproc_dir() is None:
+        raise ConfigError(
+            MULTIPROC_DIR_VARIABLE,
+            "a folder shared with the `backup run --once` runs; 'backup metrics' needs it",
+        )
+    server, thread = start_http_server(
+        settings.metrics_port, settings.metrics_host, registry=exposition_registry()
+    )
+    log.info(
+        "serving backup metrics of %s on %s:%d",
+        settings.backup_dir,
+        settings.metrics_host,
+        settings.metrics_port,
+    )
+    try:
+        while True:
+            metrics.observe_backups(list_backups(settings.backup_dir))
+            if stop.wait(REFRESH_SECONDS):
+                break
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        log.info("backup metrics stopped")
 
 
 def _guarded(
