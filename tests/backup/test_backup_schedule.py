@@ -246,17 +246,25 @@ def test_metrics_of_runs_started_elsewhere_outlive_the_runs(
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         BACKUP_METRICS_PORT=str(port),
     )
-    assert learnbot_backup("run", "--once", env=env).returncode == 0
-    unreachable = env | {"DATABASE_URL": "postgresql://learnbot@127.0.0.1:1/learnbot"}
+    # Each run is a new process with the same name, as pods whose pids are all 1.
+    runs = env | {"BACKUP_METRICS_WRITER": "backup-run"}
+    unreachable = runs | {"DATABASE_URL": "postgresql://learnbot@127.0.0.1:1/learnbot"}
+    assert learnbot_backup("run", "--once", env=unreachable).returncode == 1
+    assert learnbot_backup("run", "--once", env=runs).returncode == 0
     assert learnbot_backup("run", "--once", env=unreachable).returncode == 1
     [backup] = list_backups(backup_dir)
+    assert {path.name for path in metrics_dir.glob("*backup-run.db")} == {
+        "counter_backup-run.db",
+        "gauge_mostrecent_backup-run.db",
+    }
 
     log = tmp_path / "metrics.log"
-    server = start_job(env, log, "metrics")
+    server = start_job(env | {"BACKUP_METRICS_WRITER": "metrics-server"}, log, "metrics")
     try:
         samples = wait_for_metrics(server, url, "backup_last_success_timestamp_seconds", log)
         assert samples["backup_kept_count"] == 1
-        assert samples["backup_failures_total"] == 1
+        # Failures of separate processes add up in the one file they share.
+        assert samples["backup_failures_total"] == 2
         assert samples["backup_last_size_bytes"] == backup.size()
         assert samples["backup_last_verified_timestamp_seconds"] == 0
         # The failed run came last: the alert on failures sees an attempt after the success.
@@ -265,7 +273,9 @@ def test_metrics_of_runs_started_elsewhere_outlive_the_runs(
             > samples["backup_last_success_timestamp_seconds"]
         )
 
-        drill = learnbot_backup("verify", "--restore-drill", env=env)
+        drill = learnbot_backup(
+            "verify", "--restore-drill", env=env | {"BACKUP_METRICS_WRITER": "restore-drill"}
+        )
         assert drill.returncode == 0, drill.stderr
         verified = scrape(url)["backup_last_verified_timestamp_seconds"]
     finally:
@@ -274,6 +284,21 @@ def test_metrics_of_runs_started_elsewhere_outlive_the_runs(
     assert record is not None
     assert record.passed
     assert verified == pytest.approx(record.drilled_at.timestamp())
+
+
+def test_a_metrics_writer_name_must_be_a_plain_name(backup_dir: Path, tmp_path: Path) -> None:
+    result = learnbot_backup(
+        "list",
+        env=backup_env(
+            backup_dir,
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+            BACKUP_METRICS_WRITER="../escape",
+        ),
+    )
+
+    assert result.returncode == 2
+    assert "BACKUP_METRICS_WRITER: 1 to 63 lower-case letters" in result.stderr
+    assert not list((tmp_path / "metrics").glob("*escape*"))
 
 
 def test_metrics_of_runs_started_elsewhere_need_a_shared_folder(backup_dir: Path) -> None:

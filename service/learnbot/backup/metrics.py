@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+import os
+
+from prometheus_client import Counter, Gauge, values
 
 from learnbot.backup.catalog import Backup
+from learnbot.backup.settings import METRICS_WRITER, METRICS_WRITER_VARIABLE
 
 # Creates PROMETHEUS_MULTIPROC_DIR, where set, before the metrics below open their files in it.
-from learnbot.observability import metrics as _service_metrics  # noqa: F401
+from learnbot.observability.metrics import multiproc_dir
+
+
+def _writer() -> str:
+    # An invalid name is refused by BackupSettings.from_env before any metric is written.
+    name = os.environ.get(METRICS_WRITER_VARIABLE, "").strip()
+    return name if METRICS_WRITER.fullmatch(name) else str(os.getpid())
+
+
+if multiproc_dir() is not None and os.environ.get(METRICS_WRITER_VARIABLE):
+    # Must precede the metrics below: each opens its file as it is defined.
+    values.ValueClass = values.MultiProcessValue(process_identifier=_writer)  # type: ignore[no-untyped-call]
 
 # "mostrecent": with PROMETHEUS_MULTIPROC_DIR set, the value last written by any process wins.
 LAST_SUCCESS = Gauge(

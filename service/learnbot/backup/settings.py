@@ -25,6 +25,10 @@ DEFAULT_DRILL_SCHEDULE = "0 4 * * 0"
 DEFAULT_METRICS_PORT = 9102
 # A container's port is only reachable from outside on all interfaces; elsewhere, loopback only.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+# Names the metric files a process writes in PROMETHEUS_MULTIPROC_DIR instead of its pid, for
+# processes in separate containers, where pids repeat (each is 1), sharing that folder.
+METRICS_WRITER_VARIABLE = "BACKUP_METRICS_WRITER"
+METRICS_WRITER = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 # S3 bucket naming rules, lower case only; dots allowed for older buckets.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -52,6 +56,7 @@ class BackupSettings:
     metrics_port: int = DEFAULT_METRICS_PORT
     s3: S3Location | None = None
     s3_endpoint_url: str | None = None
+    metrics_writer: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BackupSettings:
@@ -73,6 +78,7 @@ class BackupSettings:
             metrics_port=int_setting(env, "BACKUP_METRICS_PORT", DEFAULT_METRICS_PORT, 1, 65535),
             s3=_s3_location(env),
             s3_endpoint_url=_endpoint_url(env),
+            metrics_writer=_metrics_writer(env),
         )
 
     def require_database_url(self, purpose: str) -> str:
@@ -155,3 +161,14 @@ def _endpoint_url(env: Mapping[str, str]) -> str | None:
             "BACKUP_S3_ENDPOINT_URL", "an http(s) URL such as https://s3.eu-central-1.example.com"
         )
     return raw
+
+
+def _metrics_writer(env: Mapping[str, str]) -> str | None:
+    writer = text_setting(env, METRICS_WRITER_VARIABLE)
+    if writer is not None and not METRICS_WRITER.fullmatch(writer):
+        raise ConfigError(
+            METRICS_WRITER_VARIABLE,
+            "1 to 63 lower-case letters, digits and -, one name per process writing at a time "
+            "(unset: the process id)",
+        )
+    return writer
