@@ -22,11 +22,10 @@ from containers import (
 )
 from rendering import nginx_config
 from repository import DOCKERFILE
-from service_env import API_PORT
+from service_env import API_PORT, RATE_LIMIT_STORE_COMMAND, rate_limit_storage_url
 
 PROXY_PORT = 8080
 PROXY_HEALTH_PORT = 8081
-REDIS_PORT = 6379
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,24 +79,13 @@ class Api(pulumi.ComponentResource):
             component="rate-limit-store",
             network=args.network,
             memory_mb=64,
-            # Counters only: nothing goes to disk, and the least used go first when full.
-            command=[
-                "redis-server",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--maxmemory",
-                "48mb",
-                "--maxmemory-policy",
-                "allkeys-lru",
-            ],
+            command=list(RATE_LIMIT_STORE_COMMAND),
             healthcheck=healthcheck(["redis-cli", "ping"], interval="10s"),
         )
         envs = environment(
             {
                 **args.environment,
-                "RATE_LIMIT_STORAGE_URL": f"redis://{prefix}-redis:{REDIS_PORT}/0",
+                "RATE_LIMIT_STORAGE_URL": rate_limit_storage_url(f"{prefix}-redis"),
             },
             args.secret_environment,
         )

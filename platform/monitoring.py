@@ -265,16 +265,7 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def _grafana_password(self) -> pulumi.Output[str]:
-        configured = self._args.grafana_admin_password
-        if configured is not None:
-            return pulumi.Output.secret(configured)
-        generated = random.RandomPassword(
-            f"{self._name}-grafana-password",
-            length=24,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return pulumi.Output.secret(generated.result)
+        return grafana_admin_password(self._name, self, self._args.grafana_admin_password)
 
     def _grafana(self) -> docker.Container:
         args = self._args
@@ -331,6 +322,21 @@ class Monitoring(pulumi.ComponentResource):
             healthcheck=healthcheck(wget_probe(f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
             depends_on=[self.prometheus],
         )
+
+
+def grafana_admin_password(
+    component: str, parent: pulumi.Resource, configured: pulumi.Input[str] | None
+) -> pulumi.Output[str]:
+    """The configured password, or one generated once and kept in the stack's state."""
+    if configured is not None:
+        return pulumi.Output.secret(configured)
+    generated = random.RandomPassword(
+        f"{component}-grafana-password",
+        length=24,
+        special=False,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.secret(generated.result)
 
 
 def _jobs(targets: Sequence[tuple[str, str]]) -> list[ScrapeJob]:

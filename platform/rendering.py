@@ -103,8 +103,11 @@ def grafana_dashboard_providers(source: str, dashboards_path: str) -> str:
     return _dump("dashboards/provisioning/dashboards", document)
 
 
-def alertmanager_files(source: str, receivers: AlertReceivers) -> AlertmanagerFiles:
-    """alerts/alertmanager.yml with the stack's receivers filled in.
+def alertmanager_files(
+    source: str, receivers: AlertReceivers, *, token_file: str = WEBHOOK_TOKEN_FILE
+) -> AlertmanagerFiles:
+    """alerts/alertmanager.yml with the stack's receivers filled in; the webhook's bearer token
+    is read from token_file, a path under ALERTMANAGER_SECRETS_DIR.
 
     Alertmanager 0.25 (Debian's amtool, which checks this file) reads neither a Telegram token
     nor a webhook URL from a file, so those two are written into the configuration, which the
@@ -115,7 +118,7 @@ def alertmanager_files(source: str, receivers: AlertReceivers) -> AlertmanagerFi
     secret_files: dict[str, str] = {}
     for receiver in document.get("receivers") or []:
         _fill_telegram(receiver, receivers)
-        _fill_webhooks(receiver, receivers, secret_files)
+        _fill_webhooks(receiver, receivers, secret_files, token_file)
     for path in _paths_under(document, ALERTMANAGER_SECRETS_DIR):
         if path not in secret_files:
             raise ValueError(
@@ -137,7 +140,10 @@ def _fill_telegram(receiver: dict[str, Any], receivers: AlertReceivers) -> None:
 
 
 def _fill_webhooks(
-    receiver: dict[str, Any], receivers: AlertReceivers, secret_files: dict[str, str]
+    receiver: dict[str, Any],
+    receivers: AlertReceivers,
+    secret_files: dict[str, str],
+    token_file: str,
 ) -> None:
     if "webhook_configs" not in receiver:
         return
@@ -153,9 +159,9 @@ def _fill_webhooks(
         else:
             http_config["authorization"] = {
                 "type": "Bearer",
-                "credentials_file": WEBHOOK_TOKEN_FILE,
+                "credentials_file": token_file,
             }
-            secret_files[WEBHOOK_TOKEN_FILE] = receivers.webhook_token
+            secret_files[token_file] = receivers.webhook_token
         if not http_config:
             del webhook["http_config"]
 

@@ -15,6 +15,23 @@ DATABASE_USER = "learnbot"
 DATABASE_NAME = "learnbot"
 POSTGRES_PORT = 5432
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - inside a container, reachable on the stack's network only
+REDIS_PORT = 6379
+# The rate-limit counters' Redis: nothing goes to disk, and the least used go first when full.
+RATE_LIMIT_STORE_COMMAND = (
+    "redis-server",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--maxmemory",
+    "48mb",
+    "--maxmemory-policy",
+    "allkeys-lru",
+)
+
+
+def rate_limit_storage_url(host: str) -> str:
+    return f"redis://{host}:{REDIS_PORT}/0"
 
 
 def database_url(host: str, password: str) -> str:

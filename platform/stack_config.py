@@ -21,9 +21,12 @@ NAMESPACE = "learnbot"
 # The service image installs pg_dump of this major version (service/Dockerfile).
 POSTGRES_MAJOR = 15
 POSTGRES_MAX_CONNECTIONS = 100
+# On Kubernetes the API scales out under its autoscaler: PostgreSQL takes more connections.
+KUBERNETES_POSTGRES_MAX_CONNECTIONS = 300
 # Left for the migration, the backup job and its restore drill, the exporter and superusers.
 RESERVED_CONNECTIONS = 10
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TARGETS = ("docker", "kubernetes")
 
 DEFAULT_IMAGES = {
     "postgresImage": "postgres:15.10-bookworm",
@@ -33,6 +36,12 @@ DEFAULT_IMAGES = {
     "alertmanagerImage": "prom/alertmanager:v0.27.0",
     "grafanaImage": "grafana/grafana:11.3.1",
     "postgresExporterImage": "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+}
+# CloudNativePG runs its own PostgreSQL images; the monitoring images come with its chart.
+KUBERNETES_DEFAULT_IMAGES = {
+    "postgresImage": "ghcr.io/cloudnative-pg/postgresql:15.10",
+    "redisImage": DEFAULT_IMAGES["redisImage"],
+    "postgresExporterImage": DEFAULT_IMAGES["postgresExporterImage"],
 }
 
 SECRET_KEYS = (
@@ -45,8 +54,35 @@ SECRET_KEYS = (
     "alertWebhookToken",
     "backupS3AccessKeyId",
     "backupS3SecretAccessKey",
+    "kubeconfig",
+)
+# Settings that mean something on one target only; set on the other, they are refused.
+DOCKER_KEYS = (
+    "bindAddress",
+    "proxyPort",
+    "grafanaPort",
+    "prometheusPort",
+    "nginxImage",
+    "prometheusImage",
+    "alertmanagerImage",
+    "grafanaImage",
+)
+KUBERNETES_KEYS = (
+    "kubeconfig",
+    "namespace",
+    "host",
+    "ingressClassName",
+    "tlsSecretName",
+    "storageClassName",
+    "apiImageRepository",
+    "apiMaxReplicas",
+    "apiCpuMillicores",
+    "dbInstances",
+    "dbStorageGb",
+    "backupStorageGb",
 )
 PLAIN_KEYS = (
+    "target",
     "namePrefix",
     "telegramBotId",
     "adminTelegramIds",
@@ -75,6 +111,7 @@ PLAIN_KEYS = (
     "backupS3EndpointUrl",
     "backupS3Region",
     "alertTelegramChatId",
+    *(key for key in KUBERNETES_KEYS if key not in SECRET_KEYS),
 )
 KEYS = (*PLAIN_KEYS, *SECRET_KEYS)
 
@@ -93,6 +130,10 @@ _IMAGE = re.compile(
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
 _REGION = re.compile(r"[a-z0-9-]{1,32}")
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+)
 
 
 T = TypeVar("T")
@@ -134,6 +175,23 @@ class BackupConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KubernetesConfig:
+    namespace: str
+    host: str
+    api_image: str
+    api_max_replicas: int
+    api_cpu_millicores: int
+    db_instances: int
+    db_storage_gb: int
+    backup_storage_gb: int
+    ingress_class_name: str | None = None
+    tls_secret_name: str | None = None
+    storage_class_name: str | None = None
+    # None: the ambient kubeconfig (KUBECONFIG or ~/.kube/config) of whoever runs Pulumi.
+    kubeconfig: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StackConfig:
     name_prefix: str
     telegram_bot_token: Secret | None
@@ -160,6 +218,9 @@ class StackConfig:
     images: Mapping[str, str]
     backup: BackupConfig
     alerts: AlertReceiverConfig
+    target: str = "docker"
+    # Set when target is kubernetes.
+    kubernetes: KubernetesConfig | None = None
 
 
 def load_stack_config(
@@ -173,6 +234,7 @@ def load_stack_config(
     unknown = sorted(set(values) - set(KEYS))
     if unknown:
         raise StackConfigError(unknown[0], "not a setting of this stack; known: " + ", ".join(KEYS))
+    target = _target(values)
     token = _optional(values, "telegramBotToken", _bot_token)
     bot_id = _optional(values, "telegramBotId", _whole(1, 2**53 - 1))
     if token is None and bot_id is None:
@@ -186,13 +248,28 @@ def load_stack_config(
     replicas = _int(values, "apiReplicas", 2, 1, 16)
     workers = _int(values, "apiWorkers", 2, 1, 64)
     pool_size = _int(values, "databasePoolSize", 10, 1, 200)
-    _check_connections(replicas, workers, pool_size)
+    name_prefix = _matching(values, "namePrefix", "learnbot", _PREFIX, _PREFIX_RULE)
+    kubernetes = (
+        _kubernetes(values, name_prefix, replicas, default_api_image_tag)
+        if target == "kubernetes"
+        else None
+    )
+    if kubernetes is None:
+        _check_connections(replicas, workers, pool_size)
+    else:
+        _check_connections(
+            kubernetes.api_max_replicas,
+            workers,
+            pool_size,
+            replicas_key="apiMaxReplicas",
+            max_connections=KUBERNETES_POSTGRES_MAX_CONNECTIONS,
+        )
     proxy_port = _int(values, "proxyPort", 8080, 1, 65535)
     grafana_port = _int(values, "grafanaPort", 3000, 1, 65535)
     prometheus_port = _optional(values, "prometheusPort", _whole(1, 65535))
     _check_distinct_ports(proxy_port, grafana_port, prometheus_port)
     return StackConfig(
-        name_prefix=_matching(values, "namePrefix", "learnbot", _PREFIX, _PREFIX_RULE),
+        name_prefix=name_prefix,
         telegram_bot_token=Secret(token) if token else None,
         telegram_bot_id=bot_id,
         admin_telegram_ids=_telegram_ids(values),
@@ -220,9 +297,11 @@ def load_stack_config(
         proxy_port=proxy_port,
         grafana_port=grafana_port,
         prometheus_port=prometheus_port,
-        images=_images(values),
+        images=_images(values, KUBERNETES_DEFAULT_IMAGES if kubernetes else DEFAULT_IMAGES),
         backup=_backup(values),
         alerts=_alert_receivers(values),
+        target=target,
+        kubernetes=kubernetes,
     )
 
 
@@ -350,15 +429,22 @@ def _image_tag(values: Mapping[str, str], default: str) -> str:
     return tag
 
 
-def _check_connections(replicas: int, workers: int, pool_size: int) -> None:
-    budget = POSTGRES_MAX_CONNECTIONS - RESERVED_CONNECTIONS
+def _check_connections(
+    replicas: int,
+    workers: int,
+    pool_size: int,
+    *,
+    replicas_key: str = "apiReplicas",
+    max_connections: int = POSTGRES_MAX_CONNECTIONS,
+) -> None:
+    budget = max_connections - RESERVED_CONNECTIONS
     used = replicas * workers * pool_size
     if used > budget:
         raise StackConfigError(
             "databasePoolSize",
             f"at most {budget // (replicas * workers)} with {replicas} API replicas of "
-            f"{workers} workers: apiReplicas x apiWorkers x databasePoolSize must stay within "
-            f"{budget} PostgreSQL connections (max_connections {POSTGRES_MAX_CONNECTIONS} less "
+            f"{workers} workers: {replicas_key} x apiWorkers x databasePoolSize must stay within "
+            f"{budget} PostgreSQL connections (max_connections {max_connections} less "
             f"{RESERVED_CONNECTIONS} for migrations, backups, the exporter and superusers), "
             f"not {used}",
         )
@@ -387,9 +473,9 @@ def _check_distinct_ports(proxy: int, grafana: int, prometheus: int | None) -> N
         )
 
 
-def _images(values: Mapping[str, str]) -> dict[str, str]:
+def _images(values: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
     images: dict[str, str] = {}
-    for key, default in DEFAULT_IMAGES.items():
+    for key, default in defaults.items():
         reference = values.get(key, default)
         match = _IMAGE.fullmatch(reference)
         tag = match["tag"] if match else None
@@ -519,4 +605,97 @@ def _alert_receivers(values: Mapping[str, str]) -> AlertReceiverConfig:
         telegram_chat_id=chat_id,
         webhook_url=webhook_url,
         webhook_token=webhook_token,
+    )
+
+
+def _target(values: Mapping[str, str]) -> str:
+    target = values.get("target", "docker")
+    if target not in TARGETS:
+        raise StackConfigError(
+            "target", "docker (one Docker engine) or kubernetes (the cluster of the kubeconfig)"
+        )
+    other_keys = KUBERNETES_KEYS if target == "docker" else DOCKER_KEYS
+    for key in other_keys:
+        if key in values:
+            other = "kubernetes" if target == "docker" else "docker"
+            raise StackConfigError(
+                key, f"a setting of learnbot:target {other} only (this stack's target is {target})"
+            )
+    return target
+
+
+def _dns_name(pattern: re.Pattern[str], rule: str) -> Callable[[str, str], str]:
+    def check(key: str, raw: str) -> str:
+        if not pattern.fullmatch(raw):
+            raise StackConfigError(key, rule)
+        return raw
+
+    return check
+
+
+_SUBDOMAIN_RULE = "a Kubernetes object name: lower-case letters, digits, - and ., up to 253"
+
+
+def _host(key: str, raw: str) -> str:
+    if "." not in raw or not _DNS_SUBDOMAIN.fullmatch(raw):
+        raise StackConfigError(
+            key,
+            "the API's public DNS name, lower-case, such as api.example.com (no scheme, no port)",
+        )
+    return raw
+
+
+def _image_repository(key: str, raw: str) -> str:
+    match = _IMAGE.fullmatch(raw)
+    if match is None or match["tag"] or match["digest"]:
+        raise StackConfigError(
+            key,
+            "the registry repository the service image is pushed to, without a tag, such as "
+            "ghcr.io/example/learnbot (the tag is learnbot:apiImageTag)",
+        )
+    return raw
+
+
+def _kubernetes(
+    values: Mapping[str, str], name_prefix: str, replicas: int, image_tag: str
+) -> KubernetesConfig:
+    host = _optional(values, "host", _host)
+    if host is None:
+        raise StackConfigError(
+            "host", "required on Kubernetes: the API's public DNS name, such as api.example.com"
+        )
+    repository = _optional(values, "apiImageRepository", _image_repository)
+    if repository is None:
+        raise StackConfigError(
+            "apiImageRepository",
+            "required on Kubernetes: the registry repository the cluster pulls the service "
+            "image from, such as ghcr.io/example/learnbot",
+        )
+    namespace = values.get("namespace", name_prefix)
+    if not _DNS_LABEL.fullmatch(namespace):
+        raise StackConfigError(
+            "namespace",
+            "a Kubernetes namespace name: 1 to 63 lower-case letters, digits and -, starting and "
+            "ending with a letter or digit (default: learnbot:namePrefix)",
+        )
+    max_replicas = _int(values, "apiMaxReplicas", max(10, replicas), 1, 64)
+    if max_replicas < replicas:
+        raise StackConfigError(
+            "apiMaxReplicas",
+            f"at least learnbot:apiReplicas ({replicas}), the autoscaler's lower bound",
+        )
+    subdomain = _dns_name(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE)
+    return KubernetesConfig(
+        namespace=namespace,
+        host=host,
+        api_image=f"{repository}:{_image_tag(values, image_tag)}",
+        api_max_replicas=max_replicas,
+        api_cpu_millicores=_int(values, "apiCpuMillicores", 500, 100, 16000),
+        db_instances=_int(values, "dbInstances", 3, 1, 9),
+        db_storage_gb=_int(values, "dbStorageGb", 10, 1, 65536),
+        backup_storage_gb=_int(values, "backupStorageGb", 20, 1, 65536),
+        ingress_class_name=_optional(values, "ingressClassName", subdomain),
+        tls_secret_name=_optional(values, "tlsSecretName", subdomain),
+        storage_class_name=_optional(values, "storageClassName", subdomain),
+        kubeconfig=_secret(values, "kubeconfig", _non_empty),
     )

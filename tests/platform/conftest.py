@@ -15,7 +15,16 @@ PLATFORM = Path(__file__).resolve().parents[2] / "platform"
 if str(PLATFORM) not in sys.path:
     sys.path.insert(0, str(PLATFORM))
 
-from stack_run import BASE_CONFIG, CONFIGURED, SECRETS, StackRun, run_program  # noqa: E402
+from stack_run import (  # noqa: E402
+    BASE_CONFIG,
+    CONFIGURED,
+    KUBERNETES_CONFIG,
+    KUBERNETES_CONFIGURED,
+    KUBERNETES_SECRETS,
+    SECRETS,
+    StackRun,
+    run_program,
+)
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +54,17 @@ def configured_stack(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
     """The program with every secret and a setting changed from each default that matters."""
     asyncio.set_event_loop(pulumi_loop)
     return run_program(CONFIGURED, secret_keys=list(SECRETS), stack="prod")
+
+
+@pytest.fixture(scope="session")
+def kubernetes_stack(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
+    """The Kubernetes target with only its required settings."""
+    asyncio.set_event_loop(pulumi_loop)
+    return run_program(KUBERNETES_CONFIG, secret_keys=["telegramBotToken"])
+
+
+@pytest.fixture(scope="session")
+def kubernetes_configured(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
+    """The Kubernetes target with every secret, the kubeconfig included, and changed settings."""
+    asyncio.set_event_loop(pulumi_loop)
+    return run_program(KUBERNETES_CONFIGURED, secret_keys=list(KUBERNETES_SECRETS), stack="prod")

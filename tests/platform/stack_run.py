@@ -4,6 +4,7 @@ what it registered."""
 from __future__ import annotations
 
 import hashlib
+import re
 import runpy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
+# The settings of the Docker target that a Kubernetes stack refuses (platform/stack_config.py).
+DOCKER_ONLY = ("bindAddress", "proxyPort", "grafanaPort", "prometheusPort")
 PLATFORM = ROOT / "platform"
 BOT_TOKEN = "123456789:AAtest-token-for-the-platform-tests_01"
 CONTAINER = "docker:index/container:Container"
@@ -24,6 +27,24 @@ BUILT_IMAGE = "docker:index/image:Image"
 VOLUME = "docker:index/volume:Volume"
 NETWORK = "docker:index/network:Network"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+# The components of either target, by the names they keep on both.
+COMPONENTS = {
+    "network": "learnbot:platform:Network",
+    "database": "learnbot:platform:Database",
+    "api": "learnbot:platform:Api",
+    "backups": "learnbot:platform:Backups",
+    "monitoring": "learnbot:platform:Monitoring",
+}
+
+
+def jobs_the_rules_select() -> set[str]:
+    """Every `job` the rule files of alerts/ select series by."""
+    return {
+        match
+        for path in (ROOT / "alerts").glob("*.yml")
+        if path.name != "alertmanager.yml"
+        for match in re.findall(r'job="([\w.-]+)"', path.read_text())
+    }
 
 
 def image_id(reference: str) -> str:
@@ -73,6 +94,8 @@ class Registration:
     dependencies: tuple[str, ...]
     delete_before_replace: bool
     retain_on_delete: bool
+    provider: str
+    ignore_changes: tuple[str, ...]
 
 
 class RecordingMonitor(MockMonitor):
@@ -94,6 +117,8 @@ class RecordingMonitor(MockMonitor):
             dependencies=tuple(request.dependencies),
             delete_before_replace=request.deleteBeforeReplace,
             retain_on_delete=request.retainOnDelete,
+            provider=request.provider,
+            ignore_changes=tuple(request.ignoreChanges),
         )
         return response
 
@@ -105,6 +130,17 @@ class RecordingMonitor(MockMonitor):
 def is_secret_input(value: Any) -> bool:
     """Whether the engine received this input marked secret."""
     return isinstance(value, dict) and value.get(_special_sig_key) == _special_secret_sig
+
+
+def walk_unsecret(value: Any) -> list[str]:
+    """Every text of an input that the engine received unmarked."""
+    if is_secret_input(value):
+        return []
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in walk_unsecret(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in walk_unsecret(item)]
+    return [str(value)]
 
 
 def plain(value: Any) -> Any:
@@ -203,4 +239,35 @@ CONFIGURED = {
     "backupKeepDaily": "10",
     "backupS3Url": "s3://learnbot-backups/prod",
     "backupS3Region": "eu-central-1",
+}
+
+KUBERNETES_CONFIG = {
+    **BASE_CONFIG,
+    "target": "kubernetes",
+    "host": "api.example.com",
+    "apiImageRepository": "ghcr.io/example/learnbot",
+}
+KUBERNETES_SECRETS = {
+    **SECRETS,
+    "kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n# kubeconfig-secret-4d5e6f\n",
+}
+KUBERNETES_CONFIGURED = {
+    **{key: value for key, value in CONFIGURED.items() if key not in DOCKER_ONLY},
+    **KUBERNETES_SECRETS,
+    "target": "kubernetes",
+    "namePrefix": "learnbot-prod",
+    "namespace": "learnbot-production",
+    "host": "api.learnbot.example.com",
+    "apiImageRepository": "registry.example.com:5000/team/learnbot",
+    "apiImageTag": "2026.11.29-abc123",
+    "apiMaxReplicas": "12",
+    "apiCpuMillicores": "750",
+    "apiWorkers": "1",
+    "databasePoolSize": "8",
+    "dbInstances": "5",
+    "dbStorageGb": "50",
+    "backupStorageGb": "80",
+    "storageClassName": "fast-ssd",
+    "ingressClassName": "nginx",
+    "tlsSecretName": "learnbot-api-tls",
 }

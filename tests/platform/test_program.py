@@ -17,6 +17,7 @@ from stack_run import (
     BASE_CONFIG,
     BOT_TOKEN,
     BUILT_IMAGE,
+    COMPONENTS,
     CONTAINER,
     REMOTE_IMAGE,
     ROOT,
@@ -26,18 +27,12 @@ from stack_run import (
     StackRun,
     image_id,
     is_secret,
-    is_secret_input,
+    jobs_the_rules_select,
     resolve,
     run_program,
+    walk_unsecret,
 )
 
-COMPONENTS = {
-    "network": "learnbot:platform:Network",
-    "database": "learnbot:platform:Database",
-    "api": "learnbot:platform:Api",
-    "backups": "learnbot:platform:Backups",
-    "monitoring": "learnbot:platform:Monitoring",
-}
 # Where each long-running container keeps what must survive a new container.
 DATA_PATHS = {
     "postgres": "/var/lib/postgresql/data",
@@ -331,12 +326,7 @@ def test_prometheus_targets_are_the_containers_that_exist(configured_stack: Stac
 
 def test_every_job_the_alert_rules_select_is_scraped(default_stack: StackRun) -> None:
     jobs = set(scrape_targets(default_stack, "learnbot-prometheus"))
-    selected = {
-        match
-        for path in (ROOT / "alerts").glob("*.yml")
-        if path.name != "alertmanager.yml"
-        for match in re.findall(r'job="([\w.-]+)"', path.read_text())
-    }
+    selected = jobs_the_rules_select()
     assert selected
     assert selected <= jobs
 
@@ -397,17 +387,6 @@ def test_backups_run_the_job_with_its_schedule_and_retention(configured_stack: S
     assert env["BACKUP_S3_URL"] == "s3://learnbot-backups/prod"
     assert env["AWS_SECRET_ACCESS_KEY"] == SECRETS["backupS3SecretAccessKey"]
     assert "python" in backup["healthcheck"]["tests"]
-
-
-def walk_unsecret(value: Any) -> list[str]:
-    """Every text in an input outside the parts the engine received as secrets."""
-    if is_secret_input(value):
-        return []
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in walk_unsecret(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in walk_unsecret(item)]
-    return [str(value)]
 
 
 def test_no_secret_reaches_the_engine_unmarked(configured_stack: StackRun) -> None:

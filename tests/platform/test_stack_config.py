@@ -9,6 +9,8 @@ from croniter import croniter
 from stack_config import (
     DEFAULT_IMAGES,
     KEYS,
+    KUBERNETES_DEFAULT_IMAGES,
+    KUBERNETES_KEYS,
     PLAIN_KEYS,
     SECRET_KEYS,
     Secret,
@@ -20,6 +22,12 @@ from stack_config import (
 
 SHIPPED = ("de", "en", "es", "pt_BR", "ru", "uk")
 TOKEN = "123456789:AAsecret-token-value_0123456789"
+# The settings a Kubernetes stack cannot do without.
+ON_KUBERNETES = {
+    "target": "kubernetes",
+    "host": "api.example.com",
+    "apiImageRepository": "ghcr.io/example/learnbot",
+}
 
 
 def load(**settings: str) -> StackConfig:
@@ -168,6 +176,21 @@ INVALID = [
     ("backupS3Url", "https://bucket.example.com", "s3://bucket or s3://bucket/prefix"),
     ("alertTelegramChatId", "chat", "a Telegram chat id"),
     ("alertWebhookUrl", "ftp://tickets.example.com", "an http(s) URL"),
+    ("target", "swarm", "docker (one Docker engine) or kubernetes"),
+    ("namespace", "Learnbot", "a Kubernetes namespace name"),
+    ("namespace", "learnbot-", "a Kubernetes namespace name"),
+    ("host", "https://api.example.com", "the API's public DNS name"),
+    ("host", "localhost", "the API's public DNS name"),
+    ("ingressClassName", "Nginx!", "a Kubernetes object name"),
+    ("tlsSecretName", "tls secret", "a Kubernetes object name"),
+    ("storageClassName", "-ssd", "a Kubernetes object name"),
+    ("apiImageRepository", "ghcr.io/example/learnbot:1.0", "without a tag"),
+    ("apiMaxReplicas", "65", "a whole number from 1 to 64"),
+    ("apiCpuMillicores", "50", "a whole number from 100 to 16000"),
+    ("dbInstances", "0", "a whole number from 1 to 9"),
+    ("dbInstances", "10", "a whole number from 1 to 9"),
+    ("dbStorageGb", "0", "a whole number from 1 to 65536"),
+    ("backupStorageGb", "many", "a whole number from 1 to 65536"),
 ]
 
 
@@ -179,6 +202,8 @@ def test_an_invalid_value_names_the_key_and_what_is_allowed(
     # Settings that come in pairs get their partner, so the value itself is what fails.
     if key == "alertTelegramChatId":
         settings["alertTelegramBotToken"] = "987654321:AAalert"
+    if key in KUBERNETES_KEYS:
+        settings = {**ON_KUBERNETES, **settings}
     with pytest.raises(StackConfigError) as error:
         load(**settings)
     assert error.value.key == key
@@ -189,7 +214,12 @@ def test_an_invalid_value_names_the_key_and_what_is_allowed(
 
 
 def test_every_key_has_an_invalid_case_or_takes_anything() -> None:
-    free_text = {"backupS3AccessKeyId", "backupS3SecretAccessKey", "alertWebhookToken"}
+    free_text = {
+        "backupS3AccessKeyId",
+        "backupS3SecretAccessKey",
+        "alertWebhookToken",
+        "kubeconfig",
+    }
     tested = {key for key, _, _ in INVALID} | free_text | {"alertTelegramBotToken"}
     untested = set(KEYS) - tested - {"backupS3EndpointUrl", "backupS3Region"}
     assert not untested
@@ -218,6 +248,26 @@ def test_every_key_has_an_invalid_case_or_takes_anything() -> None:
             "at most 5 with 4 API replicas of 4 workers",
         ),
         ({"apiRepilcas": "3"}, "apiRepilcas", "not a setting of this stack"),
+        ({"target": "kubernetes"}, "host", "required on Kubernetes"),
+        (
+            {"target": "kubernetes", "host": "api.example.com"},
+            "apiImageRepository",
+            "required on Kubernetes",
+        ),
+        ({**ON_KUBERNETES, "proxyPort": "80"}, "proxyPort", "learnbot:target docker only"),
+        ({**ON_KUBERNETES, "nginxImage": "nginx:1.27"}, "nginxImage", "target docker only"),
+        ({"dbInstances": "3"}, "dbInstances", "learnbot:target kubernetes only"),
+        ({"kubeconfig": "apiVersion: v1"}, "kubeconfig", "learnbot:target kubernetes only"),
+        (
+            {**ON_KUBERNETES, "apiReplicas": "4", "apiMaxReplicas": "3"},
+            "apiMaxReplicas",
+            "at least learnbot:apiReplicas (4)",
+        ),
+        (
+            {**ON_KUBERNETES, "apiMaxReplicas": "20"},
+            "databasePoolSize",
+            "at most 7 with 20 API replicas of 2 workers: apiMaxReplicas x apiWorkers",
+        ),
     ],
 )
 def test_settings_that_depend_on_each_other(
@@ -228,6 +278,33 @@ def test_settings_that_depend_on_each_other(
     assert error.value.key == key
     assert str(error.value).startswith(f"learnbot:{key}: ")
     assert allowed in str(error.value)
+
+
+def test_kubernetes_defaults() -> None:
+    config = load(**ON_KUBERNETES)
+    kubernetes = config.kubernetes
+    assert config.target == "kubernetes"
+    assert kubernetes is not None
+    assert kubernetes.namespace == "learnbot"
+    assert kubernetes.api_image == "ghcr.io/example/learnbot:0.1.0"
+    assert (kubernetes.api_max_replicas, kubernetes.api_cpu_millicores) == (10, 500)
+    assert (kubernetes.db_instances, kubernetes.db_storage_gb, kubernetes.backup_storage_gb) == (
+        3,
+        10,
+        20,
+    )
+    assert kubernetes.kubeconfig is None
+    assert dict(config.images) == KUBERNETES_DEFAULT_IMAGES
+    assert load().kubernetes is None
+
+
+def test_the_kubeconfig_is_a_secret() -> None:
+    kubeconfig = "apiVersion: v1\nkind: Config\n# token: abc"
+    config = load(**ON_KUBERNETES, kubeconfig=kubeconfig, apiImageTag="1.2.3")
+    assert config.kubernetes is not None
+    assert config.kubernetes.kubeconfig == Secret(kubeconfig)
+    assert config.kubernetes.api_image == "ghcr.io/example/learnbot:1.2.3"
+    assert "token: abc" not in repr(config)
 
 
 def test_secret_values_never_appear_in_repr() -> None:

@@ -1,0 +1,119 @@
+"""The stack on one Docker engine: the network, the database, the API behind its proxy, the
+backup job and monitoring, as containers."""
+
+from __future__ import annotations
+
+import pulumi
+
+from api import Api, ApiArgs
+from backups import Backups, BackupsArgs
+from database import Database, DatabaseArgs
+from monitoring import (
+    API_JOB,
+    BACKUP_JOB,
+    Monitoring,
+    MonitoringArgs,
+    ReceiverSecrets,
+    ScrapeTarget,
+)
+from network import Network, NetworkArgs
+from repository import ROOT, read_monitoring_sources
+from service_env import (
+    API_PORT,
+    api_environment,
+    api_secret_environment,
+    backup_environment,
+    backup_secret_environment,
+)
+from stack import Stack, secret, secrets
+from stack_config import StackConfig
+
+
+def deploy(settings: StackConfig) -> Stack:
+    prefix = settings.name_prefix
+    images = settings.images
+
+    network = Network("network", NetworkArgs(docker_name=prefix))
+    database = Database(
+        "database",
+        DatabaseArgs(
+            container_name=f"{prefix}-postgres",
+            network=network.name,
+            image=images["postgresImage"],
+            password=secret(settings.db_password),
+        ),
+    )
+    api = Api(
+        "api",
+        ApiArgs(
+            name_prefix=prefix,
+            network=network.name,
+            repository_root=ROOT,
+            image_tag=settings.api_image_tag,
+            environment=api_environment(settings),
+            secret_environment={
+                "DATABASE_URL": database.url,
+                **secrets(api_secret_environment(settings)),
+            },
+            replicas=settings.api_replicas,
+            memory_mb=settings.api_memory_mb,
+            proxy_image=images["nginxImage"],
+            redis_image=images["redisImage"],
+            bind_address=settings.bind_address,
+            published_port=settings.proxy_port,
+            depends_on=[database.container],
+        ),
+    )
+    backups = Backups(
+        "backups",
+        BackupsArgs(
+            container_name=f"{prefix}-backup",
+            network=network.name,
+            image=api.image_ref,
+            environment=backup_environment(settings),
+            secret_environment={
+                "DATABASE_URL": database.url,
+                **secrets(backup_secret_environment(settings)),
+            },
+            depends_on=[database.container],
+        ),
+    )
+    alerts = settings.alerts
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            name_prefix=prefix,
+            network=network.name,
+            sources=read_monitoring_sources(),
+            prometheus_image=images["prometheusImage"],
+            alertmanager_image=images["alertmanagerImage"],
+            grafana_image=images["grafanaImage"],
+            exporter_image=images["postgresExporterImage"],
+            targets=[
+                *(ScrapeTarget(API_JOB, container.name, API_PORT) for container in api.containers),
+                ScrapeTarget(BACKUP_JOB, backups.host, backups.metrics_port),
+            ],
+            database_host=database.host,
+            database_password=database.password,
+            receivers=ReceiverSecrets(
+                telegram_bot_token=secret(alerts.telegram_bot_token),
+                telegram_chat_id=alerts.telegram_chat_id,
+                webhook_url=secret(alerts.webhook_url),
+                webhook_token=secret(alerts.webhook_token),
+            ),
+            bind_address=settings.bind_address,
+            grafana_port=settings.grafana_port,
+            prometheus_port=settings.prometheus_port,
+            grafana_admin_password=secret(settings.grafana_admin_password),
+            external_labels={"stack": pulumi.get_stack()},
+            depends_on=[database.container],
+        ),
+    )
+
+    outputs: dict[str, pulumi.Input[str]] = {
+        "apiUrl": api.url,
+        "grafanaUrl": monitoring.grafana_url,
+        "prometheusUrl": monitoring.prometheus_url,
+        "grafanaAdminPassword": monitoring.grafana_admin_password,
+    }
+    return Stack(network, database, api, backups, monitoring, outputs)

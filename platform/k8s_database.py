@@ -1,0 +1,129 @@
+"""PostgreSQL on Kubernetes: the CloudNativePG operator (its Helm chart) and a `Cluster` of
+several instances, one primary and streaming replicas, that fails over by itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from k8s_objects import Cluster, secret
+from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT, database_url
+
+CNPG_CHART = "cloudnative-pg"
+CNPG_CHART_VERSION = "0.23.0"  # operator 1.25.0
+CNPG_REPOSITORY = "https://cloudnative-pg.github.io/charts"
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesDatabaseArgs:
+    cluster: Cluster
+    name: str
+    image: str
+    instances: int
+    storage_gb: int
+    max_connections: int
+    storage_class: str | None = None
+    # None: a generated password, kept in the stack's state as a secret.
+    password: pulumi.Input[str] | None = field(default=None, repr=False)
+    memory_mb: int = 1024
+    cpu_millicores: int = 500
+
+
+class KubernetesDatabase(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: KubernetesDatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("learnbot:platform:Database", name, None, opts)
+        cluster = args.cluster
+        if args.password is None:
+            generated = random.RandomPassword(
+                f"{name}-password",
+                length=32,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
+        else:
+            password = pulumi.Output.secret(args.password)
+        self.operator = k8s.helm.v3.Release(
+            f"{name}-operator",
+            name=f"{cluster.instance}-cnpg",
+            chart=CNPG_CHART,
+            version=CNPG_CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CNPG_REPOSITORY),
+            namespace=cluster.namespace,
+            # The Cluster resource below needs the operator's CRDs and webhook in place.
+            atomic=True,
+            wait_for_jobs=True,
+            opts=cluster.options(self),
+        )
+        secret_name = f"{args.name}-app"
+        self.secret = secret(
+            f"{name}-app-secret",
+            cluster,
+            self,
+            name=secret_name,
+            component="database",
+            data={"username": DATABASE_USER, "password": password},
+            type_="kubernetes.io/basic-auth",
+        )
+        storage: dict[str, object] = {"size": f"{args.storage_gb}Gi"}
+        if args.storage_class is not None:
+            storage["storageClass"] = args.storage_class
+        memory = f"{args.memory_mb}Mi"
+        self.cluster = k8s.apiextensions.CustomResource(
+            f"{name}-cluster",
+            api_version="postgresql.cnpg.io/v1",
+            kind="Cluster",
+            metadata=cluster.metadata(args.name, "database"),
+            spec={
+                "instances": args.instances,
+                "imageName": args.image,
+                # Replicas are updated first, then the primary is switched over to one of them.
+                "primaryUpdateStrategy": "unsupervised",
+                "postgresql": {"parameters": {"max_connections": str(args.max_connections)}},
+                "bootstrap": {
+                    "initdb": {
+                        "database": DATABASE_NAME,
+                        "owner": DATABASE_USER,
+                        "secret": {"name": secret_name},
+                    }
+                },
+                # Restore drills create scratch databases; the exporter reads pg_stat_*.
+                "managed": {
+                    "roles": [
+                        {
+                            "name": DATABASE_USER,
+                            "ensure": "present",
+                            "login": True,
+                            "createdb": True,
+                            "inRoles": ["pg_monitor"],
+                            "passwordSecret": {"name": secret_name},
+                        }
+                    ]
+                },
+                "storage": storage,
+                "resources": {
+                    "requests": {"cpu": f"{args.cpu_millicores}m", "memory": memory},
+                    "limits": {"memory": memory},
+                },
+                # One instance per node, so a node lost takes one instance with it.
+                "affinity": {
+                    "enablePodAntiAffinity": True,
+                    "topologyKey": "kubernetes.io/hostname",
+                    "podAntiAffinityType": "preferred",
+                },
+            },
+            opts=cluster.options(self, depends_on=[self.operator, self.secret]),
+        )
+        # CloudNativePG's Service that always leads to the current primary.
+        self.host = f"{args.name}-rw"
+        self.port = POSTGRES_PORT
+        self.password = password
+        self.url: pulumi.Output[str] = pulumi.Output.secret(
+            password.apply(lambda value: database_url(self.host, value))
+        )
+        self.register_outputs({"host": self.host, "url": self.url})

@@ -1,0 +1,337 @@
+"""Monitoring on Kubernetes through the kube-prometheus-stack chart: the rule files of alerts/
+as PrometheusRules, ServiceMonitors for the API, the backup job and postgres_exporter, the
+dashboards of dashboards/ as ConfigMaps for Grafana's sidecar, and Alertmanager routing as
+alerts/alertmanager.yml says, with the same receivers as on Docker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml  # type: ignore[import-untyped]
+
+from k8s_objects import Cluster, container_security, http_probe, pod_security, resources, secret
+from monitoring import EXPORTER_PORT, NOBODY_UID, ReceiverSecrets, grafana_admin_password
+from rendering import ALERTMANAGER_SECRETS_DIR, DATASOURCE_UID, AlertReceivers, alertmanager_files
+from repository import MonitoringSources
+from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT
+
+KPS_CHART = "kube-prometheus-stack"
+KPS_CHART_VERSION = "69.8.2"  # Prometheus Operator 0.80.1
+KPS_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+# The job the rules in alerts/prometheus.yml select Prometheus' own metrics by.
+PROMETHEUS_JOB = "prometheus"
+POSTGRES_JOB = "postgres"
+# Grafana's sidecar loads every ConfigMap labelled so into Grafana.
+DASHBOARD_LABEL = "grafana_dashboard"
+ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
+WEBHOOK_TOKEN_KEY = "webhook-token"  # noqa: S105 - a file name
+GRAFANA_USER_KEY = "admin-user"
+GRAFANA_PASSWORD_KEY = "admin-password"  # noqa: S105 - a key name
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoredService:
+    """A Service Prometheus scrapes, under the job name the alert rules select."""
+
+    job: str
+    selector: Mapping[str, str]
+    port: str
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesMonitoringArgs:
+    cluster: Cluster
+    name_prefix: str
+    sources: MonitoringSources
+    targets: Sequence[MonitoredService]
+    exporter_image: str
+    database_host: str
+    database_secret: pulumi.Input[str]
+    receivers: ReceiverSecrets
+    grafana_admin_password: pulumi.Input[str] | None = field(default=None, repr=False)
+    external_labels: Mapping[str, str] = field(default_factory=dict)
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class KubernetesMonitoring(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        args: KubernetesMonitoringArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("learnbot:platform:Monitoring", name, None, opts)
+        self._name = name
+        self._args = args
+        self._cluster = cluster = args.cluster
+        prefix = args.name_prefix
+        self.release_name = f"{prefix}-monitoring"
+        # The chart cuts the names it derives its objects' names from at 26 characters.
+        self.fullname = self.release_name[:26].rstrip("-")
+
+        self.grafana_admin_password: pulumi.Output[str] = grafana_admin_password(
+            name, self, args.grafana_admin_password
+        )
+        self.grafana_secret = secret(
+            f"{name}-grafana-admin",
+            cluster,
+            self,
+            name=f"{prefix}-grafana-admin",
+            component="grafana",
+            data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: self.grafana_admin_password},
+        )
+        self.alertmanager_secrets = self._alertmanager_secrets()
+        self.chart = k8s.helm.v3.Release(
+            f"{name}-chart",
+            name=self.release_name,
+            chart=KPS_CHART,
+            version=KPS_CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KPS_REPOSITORY),
+            namespace=cluster.namespace,
+            values=self._chart_values(),
+            atomic=True,
+            opts=cluster.options(
+                self, depends_on=[self.grafana_secret, *self.alertmanager_secrets]
+            ),
+        )
+        after_chart = cluster.options(self, depends_on=[self.chart])
+        self.rules = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules-{PurePath(file).stem}",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=cluster.metadata(f"{prefix}-{PurePath(file).stem}", "alerts"),
+                spec={"groups": yaml.safe_load(text)["groups"]},
+                opts=after_chart,
+            )
+            for file, text in args.sources.rule_files.items()
+        ]
+        self.dashboards = [
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{PurePath(file).stem}",
+                metadata=cluster.metadata(
+                    f"{prefix}-dashboard-{PurePath(file).stem}",
+                    "dashboards",
+                    labels={DASHBOARD_LABEL: "1"},
+                ),
+                data={file: text},
+                opts=cluster.options(self),
+            )
+            for file, text in args.sources.dashboards.items()
+        ]
+        self.exporter = self._exporter()
+        exporter_name = f"{prefix}-postgres-exporter"
+        monitored = [
+            *args.targets,
+            MonitoredService(POSTGRES_JOB, cluster.selector(exporter_name), "metrics"),
+        ]
+        self.service_monitors = [self._service_monitor(target, after_chart) for target in monitored]
+        namespace = cluster.namespace
+        self.grafana_url = pulumi.Output.concat(
+            "http://", self.release_name, "-grafana.", namespace, ".svc"
+        )
+        self.prometheus_url = pulumi.Output.concat(
+            "http://", self.fullname, "-prometheus.", namespace, ".svc:9090"
+        )
+        self.register_outputs(
+            {"grafana_url": self.grafana_url, "prometheus_url": self.prometheus_url}
+        )
+
+    def _alertmanager_secrets(self) -> list[k8s.core.v1.Secret]:
+        """The rendered configuration, and the webhook's token as a file beside it, where the
+        Prometheus Operator mounts a Secret listed in the Alertmanager's `secrets`."""
+        args = self._args
+        receivers = args.receivers
+        files_name = f"{args.name_prefix}-alertmanager-files"
+        token_file = f"{ALERTMANAGER_SECRETS_DIR}/{files_name}/{WEBHOOK_TOKEN_KEY}"
+        rendered = pulumi.Output.all(
+            receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
+        ).apply(
+            lambda v: alertmanager_files(
+                args.sources.alertmanager,
+                AlertReceivers(
+                    telegram_bot_token=v[0],
+                    telegram_chat_id=receivers.telegram_chat_id,
+                    webhook_url=v[1],
+                    webhook_token=v[2],
+                ),
+                token_file=token_file,
+            )
+        )
+        self.alertmanager_config: pulumi.Output[str] = rendered.apply(lambda f: f.config)
+        config = secret(
+            f"{self._name}-alertmanager-config",
+            self._cluster,
+            self,
+            name=f"{args.name_prefix}-alertmanager-config",
+            component="alertmanager",
+            data={ALERTMANAGER_CONFIG_KEY: self.alertmanager_config},
+        )
+        files = secret(
+            f"{self._name}-alertmanager-files",
+            self._cluster,
+            self,
+            name=files_name,
+            component="alertmanager",
+            data={WEBHOOK_TOKEN_KEY: rendered.apply(lambda f: f.secret_files.get(token_file, ""))},
+        )
+        self._alertmanager_names = (f"{args.name_prefix}-alertmanager-config", files_name)
+        return [config, files]
+
+    def _chart_values(self) -> dict[str, Any]:
+        args = self._args
+        config_secret, files_secret = self._alertmanager_names
+        job_is = [{"action": "replace", "targetLabel": "job", "replacement": PROMETHEUS_JOB}]
+        return {
+            "fullnameOverride": self.fullname,
+            # The cluster's own rules and dashboards are the cluster owner's; these are ours.
+            "defaultRules": {"create": False},
+            # node-exporter needs the host's network and pids, which this namespace refuses.
+            "nodeExporter": {"enabled": False},
+            "prometheus": {
+                "serviceMonitor": {"relabelings": job_is},
+                "prometheusSpec": {
+                    # Every PrometheusRule and ServiceMonitor of the namespace, not only the
+                    # chart's own.
+                    "ruleSelectorNilUsesHelmValues": False,
+                    "serviceMonitorSelectorNilUsesHelmValues": False,
+                    "podMonitorSelectorNilUsesHelmValues": False,
+                    "retention": "30d",
+                    "externalLabels": dict(args.external_labels),
+                    "resources": {
+                        "requests": {"cpu": "250m", "memory": "1Gi"},
+                        "limits": {"memory": "1Gi"},
+                    },
+                },
+            },
+            "alertmanager": {
+                "alertmanagerSpec": {
+                    "useExistingSecret": True,
+                    "configSecret": config_secret,
+                    "secrets": [files_secret],
+                },
+            },
+            "grafana": {
+                "admin": {
+                    "existingSecret": f"{args.name_prefix}-grafana-admin",
+                    "userKey": GRAFANA_USER_KEY,
+                    "passwordKey": GRAFANA_PASSWORD_KEY,
+                },
+                "defaultDashboardsEnabled": False,
+                "sidecar": {
+                    "dashboards": {
+                        "enabled": True,
+                        "label": DASHBOARD_LABEL,
+                        "labelValue": "1",
+                    },
+                    # The dashboards of dashboards/ name their datasource by this uid.
+                    "datasources": {"defaultDatasourceEnabled": True, "uid": DATASOURCE_UID},
+                },
+                "grafana.ini": {
+                    "users": {"allow_sign_up": False},
+                    "auth.anonymous": {"enabled": False},
+                    "analytics": {"reporting_enabled": False, "check_for_updates": False},
+                },
+            },
+        }
+
+    def _service_monitor(
+        self, target: MonitoredService, opts: pulumi.ResourceOptions
+    ) -> k8s.apiextensions.CustomResource:
+        cluster = self._cluster
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-scrape-{target.job}",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=cluster.metadata(f"{self._args.name_prefix}-{target.job}", "monitoring"),
+            spec={
+                "selector": {"matchLabels": dict(target.selector)},
+                "endpoints": [
+                    {
+                        "port": target.port,
+                        "path": "/metrics",
+                        "interval": "15s",
+                        # The job name the rules of alerts/ and the dashboards select.
+                        "relabelings": [
+                            {"action": "replace", "targetLabel": "job", "replacement": target.job}
+                        ],
+                    }
+                ],
+            },
+            opts=opts,
+        )
+
+    def _exporter(self) -> k8s.apps.v1.Deployment:
+        args = self._args
+        cluster = self._cluster
+        name = f"{args.name_prefix}-postgres-exporter"
+        password = k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
+                name=args.database_secret, key="password"
+            )
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{self._name}-postgres-exporter",
+            metadata=cluster.metadata(name, "postgres-exporter"),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster.selector(name)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=cluster.labels(name, "postgres-exporter")
+                    ),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        security_context=pod_security(NOBODY_UID),
+                        automount_service_account_token=False,
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="postgres-exporter",
+                                image=args.exporter_image,
+                                env=[
+                                    k8s.core.v1.EnvVarArgs(
+                                        name="DATA_SOURCE_USER", value=DATABASE_USER
+                                    ),
+                                    k8s.core.v1.EnvVarArgs(
+                                        name="DATA_SOURCE_PASS", value_from=password
+                                    ),
+                                    k8s.core.v1.EnvVarArgs(
+                                        name="DATA_SOURCE_URI",
+                                        value=f"{args.database_host}:{POSTGRES_PORT}/"
+                                        f"{DATABASE_NAME}?sslmode=require",
+                                    ),
+                                ],
+                                ports=[
+                                    k8s.core.v1.ContainerPortArgs(
+                                        name="metrics", container_port=EXPORTER_PORT
+                                    )
+                                ],
+                                liveness_probe=http_probe("/", "metrics"),
+                                readiness_probe=http_probe("/", "metrics"),
+                                resources=resources(cpu_millicores=50, memory_mb=128),
+                                security_context=container_security(),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=cluster.options(self, depends_on=list(args.depends_on)),
+        )
+        k8s.core.v1.Service(
+            f"{self._name}-postgres-exporter-service",
+            metadata=cluster.metadata(name, "postgres-exporter"),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                selector=cluster.selector(name),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="metrics", port=EXPORTER_PORT, target_port="metrics"
+                    )
+                ],
+            ),
+            opts=cluster.options(self),
+        )
+        return deployment

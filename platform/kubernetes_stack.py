@@ -1,0 +1,130 @@
+"""The stack on a Kubernetes cluster: the same components as on Docker, with the same settings,
+service environment, alert rules, dashboards and Alertmanager routing, made of Kubernetes
+objects: a namespace, CloudNativePG, a Deployment behind an Ingress, CronJobs and
+kube-prometheus-stack."""
+
+from __future__ import annotations
+
+import pulumi
+
+from k8s_api import HTTP_PORT_NAME, KubernetesApi, KubernetesApiArgs
+from k8s_backups import METRICS_PORT_NAME, KubernetesBackups, KubernetesBackupsArgs
+from k8s_database import KubernetesDatabase, KubernetesDatabaseArgs
+from k8s_monitoring import KubernetesMonitoring, KubernetesMonitoringArgs, MonitoredService
+from k8s_network import KubernetesNetwork, KubernetesNetworkArgs
+from monitoring import API_JOB, BACKUP_JOB, ReceiverSecrets
+from repository import read_monitoring_sources
+from service_env import (
+    api_environment,
+    api_secret_environment,
+    backup_environment,
+    backup_secret_environment,
+)
+from stack import Stack, secret, secrets
+from stack_config import KUBERNETES_POSTGRES_MAX_CONNECTIONS, StackConfig
+
+
+def deploy(settings: StackConfig) -> Stack:
+    kubernetes = settings.kubernetes
+    if kubernetes is None:
+        raise ValueError("a Kubernetes stack needs its Kubernetes settings")
+    prefix = settings.name_prefix
+    images = settings.images
+
+    network = KubernetesNetwork(
+        "network",
+        KubernetesNetworkArgs(
+            namespace=kubernetes.namespace,
+            instance=prefix,
+            kubeconfig=secret(kubernetes.kubeconfig),
+        ),
+    )
+    cluster = network.cluster
+    database = KubernetesDatabase(
+        "database",
+        KubernetesDatabaseArgs(
+            cluster=cluster,
+            name=f"{prefix}-db",
+            image=images["postgresImage"],
+            instances=kubernetes.db_instances,
+            storage_gb=kubernetes.db_storage_gb,
+            storage_class=kubernetes.storage_class_name,
+            max_connections=KUBERNETES_POSTGRES_MAX_CONNECTIONS,
+            password=secret(settings.db_password),
+        ),
+    )
+    api = KubernetesApi(
+        "api",
+        KubernetesApiArgs(
+            cluster=cluster,
+            name_prefix=prefix,
+            image=kubernetes.api_image,
+            environment=api_environment(settings),
+            secret_environment={
+                "DATABASE_URL": database.url,
+                **secrets(api_secret_environment(settings)),
+            },
+            replicas=settings.api_replicas,
+            max_replicas=kubernetes.api_max_replicas,
+            cpu_millicores=kubernetes.api_cpu_millicores,
+            memory_mb=settings.api_memory_mb,
+            redis_image=images["redisImage"],
+            host=kubernetes.host,
+            ingress_class_name=kubernetes.ingress_class_name,
+            tls_secret_name=kubernetes.tls_secret_name,
+            depends_on=[database.cluster],
+        ),
+    )
+    backups = KubernetesBackups(
+        "backups",
+        KubernetesBackupsArgs(
+            cluster=cluster,
+            name_prefix=prefix,
+            image=kubernetes.api_image,
+            schedule=settings.backup.schedule,
+            drill_schedule=settings.backup.drill_schedule,
+            environment=backup_environment(settings),
+            secret_environment={
+                "DATABASE_URL": database.url,
+                **secrets(backup_secret_environment(settings)),
+            },
+            storage_gb=kubernetes.backup_storage_gb,
+            storage_class=kubernetes.storage_class_name,
+            depends_on=[database.cluster],
+        ),
+    )
+    alerts = settings.alerts
+    monitoring = KubernetesMonitoring(
+        "monitoring",
+        KubernetesMonitoringArgs(
+            cluster=cluster,
+            name_prefix=prefix,
+            sources=read_monitoring_sources(),
+            targets=[
+                MonitoredService(API_JOB, cluster.selector(api.name), HTTP_PORT_NAME),
+                MonitoredService(
+                    BACKUP_JOB, cluster.selector(backups.metrics_name), METRICS_PORT_NAME
+                ),
+            ],
+            exporter_image=images["postgresExporterImage"],
+            database_host=database.host,
+            database_secret=database.secret.metadata.name,
+            receivers=ReceiverSecrets(
+                telegram_bot_token=secret(alerts.telegram_bot_token),
+                telegram_chat_id=alerts.telegram_chat_id,
+                webhook_url=secret(alerts.webhook_url),
+                webhook_token=secret(alerts.webhook_token),
+            ),
+            grafana_admin_password=secret(settings.grafana_admin_password),
+            external_labels={"stack": pulumi.get_stack()},
+            depends_on=[database.cluster],
+        ),
+    )
+    outputs: dict[str, pulumi.Input[str]] = {
+        "apiUrl": api.url,
+        "grafanaUrl": monitoring.grafana_url,
+        "prometheusUrl": monitoring.prometheus_url,
+        "grafanaAdminPassword": monitoring.grafana_admin_password,
+        "namespace": network.name,
+    }
+    return Stack(network, database, api, backups, monitoring, outputs)

@@ -1,0 +1,498 @@
+"""The whole Pulumi program with learnbot:target kubernetes, run under Pulumi's mocks: every
+object it declares checked against the official schemas of a pinned Kubernetes release, and
+what each component asks of the cluster."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from cloudcoil.models.prometheus_operator import v1 as prometheus_operator
+from installed_tools import tool
+from kubernetes_objects import PROVIDER, is_object, manifests, of_kind, pod_specs, releases
+from kubernetes_objects import env_of as container_env
+from stack_run import (
+    COMPONENTS,
+    KUBERNETES_CONFIGURED,
+    KUBERNETES_SECRETS,
+    ROOT,
+    StackRun,
+    is_secret,
+    jobs_the_rules_select,
+    resolve,
+    walk_unsecret,
+)
+
+from k8s_objects import KUBERNETES_VERSION
+
+CUSTOM_KINDS = {"Cluster", "PrometheusRule", "ServiceMonitor"}
+
+
+def test_the_same_components_own_every_kubernetes_object(kubernetes_stack: StackRun) -> None:
+    registrations = kubernetes_stack.monitor.registrations.values()
+    components = {r.name: r for r in registrations if r.type.startswith("learnbot:")}
+    assert {name: r.type for name, r in components.items()} == COMPONENTS
+    (provider,) = [r for r in registrations if r.type == PROVIDER]
+    urns = {r.urn for r in components.values()}
+    for registration in registrations:
+        if registration.type.startswith("kubernetes:"):
+            assert registration.parent in urns, registration.name
+            # Every object goes to the cluster of the stack's own provider.
+            assert registration.provider.startswith(provider.urn + "::"), registration.name
+    assert not kubernetes_stack.of_type("docker:index/container:Container")
+
+
+def test_every_object_is_in_the_stack_namespace(
+    kubernetes_stack: StackRun, kubernetes_configured: StackRun
+) -> None:
+    for stack, namespace in (
+        (kubernetes_stack, "learnbot"),
+        (kubernetes_configured, "learnbot-production"),
+    ):
+        objects = manifests(stack)
+        assert of_kind(stack, "Namespace").keys() == {namespace}
+        for name, manifest in objects.items():
+            if manifest["kind"] != "Namespace":
+                assert manifest["metadata"]["namespace"] == namespace, name
+        for release in releases(stack).values():
+            assert release["namespace"] == namespace
+
+
+@pytest.mark.parametrize("stack_name", ["kubernetes_stack", "kubernetes_configured"])
+def test_every_builtin_object_is_valid_for_the_pinned_kubernetes_release(
+    stack_name: str, request: pytest.FixtureRequest
+) -> None:
+    stack: StackRun = request.getfixturevalue(stack_name)
+    kinds = set()
+    for name, manifest in manifests(stack).items():
+        if manifest["kind"] in CUSTOM_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{name}: {error.message} at {list(error.path)}")
+        kinds.add(manifest["kind"])
+    assert kinds == {
+        "Namespace",
+        "Secret",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Job",
+        "CronJob",
+        "PersistentVolumeClaim",
+    }
+
+
+def test_the_validation_refuses_what_the_schema_does_not_allow(kubernetes_stack: StackRun) -> None:
+    """The check above can fail: an unknown field and a wrong type are refused."""
+    deployment = of_kind(kubernetes_stack, "Deployment")["learnbot-api"]
+    wrong = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(wrong, KUBERNETES_VERSION, strict=True)
+    wrong = {**deployment, "spec": {**deployment["spec"], "replicas": "two"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(wrong, KUBERNETES_VERSION, strict=True)
+
+
+def model_round_trip(model: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_validate(manifest).model_dump(
+        by_alias=True, exclude_none=True, mode="json"
+    )
+    return dumped
+
+
+def test_monitoring_resources_are_valid_for_the_prometheus_operator_of_the_chart(
+    kubernetes_stack: StackRun,
+) -> None:
+    """The operator's CRD schemas as models: a field they do not know would be dropped, so the
+    round trip must give back every field as it was."""
+    checked = 0
+    for kind, model in (
+        ("PrometheusRule", prometheus_operator.PrometheusRule),
+        ("ServiceMonitor", prometheus_operator.ServiceMonitor),
+    ):
+        for name, manifest in of_kind(kubernetes_stack, kind).items():
+            assert model_round_trip(model, manifest) == manifest, name
+            checked += 1
+    assert checked == 6 + 3
+    bad = of_kind(kubernetes_stack, "ServiceMonitor")["learnbot-learnbot-api"]
+    bad = {**bad, "spec": {**bad["spec"], "endpoints": [{"port": "http", "scrapeEvery": "1m"}]}}
+    assert model_round_trip(prometheus_operator.ServiceMonitor, bad) != bad
+
+
+def test_our_pods_meet_the_restricted_pod_security_standard(kubernetes_stack: StackRun) -> None:
+    specs = pod_specs(kubernetes_stack)
+    assert set(specs) == {
+        "learnbot-api",
+        "learnbot-migrate",
+        "learnbot-redis",
+        "learnbot-backup",
+        "learnbot-restore-drill",
+        "learnbot-backup-metrics",
+        "learnbot-postgres-exporter",
+    }
+    for name, spec in specs.items():
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["runAsUser"] > 0, name
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["automountServiceAccountToken"] is False, name
+        for container in spec["containers"]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["readOnlyRootFilesystem"] is True, name
+            assert security["capabilities"] == {"drop": ["ALL"]}, name
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= resources["requests"].keys(), name
+            assert resources["limits"]["memory"] == resources["requests"]["memory"], name
+
+
+def test_the_api_deployment_probes_health_and_readiness(kubernetes_stack: StackRun) -> None:
+    deployment = of_kind(kubernetes_stack, "Deployment")["learnbot-api"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["learnbot", "serve"]
+    assert container["image"] == "ghcr.io/example/learnbot:0.1.0"
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    # The service's multiprocess metrics folder is writable on a read-only root.
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]  # noqa: S108
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"cpu": "1000m", "memory": "512Mi"},
+    }
+
+
+def test_the_api_environment_is_the_docker_targets_with_its_secrets_apart(
+    kubernetes_configured: StackRun,
+) -> None:
+    deployment = of_kind(kubernetes_configured, "Deployment")["learnbot-prod-api"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = container_env(container)
+    assert env["WORKERS"] == "1"
+    assert env["DATABASE_POOL_SIZE"] == "8"
+    assert env["RATE_LIMIT_STORAGE_URL"] == "redis://learnbot-prod-redis:6379/0"
+    assert env["APP_REVISION"] == "2026.11.29-abc123"
+    assert not {"DATABASE_URL", "TELEGRAM_BOT_TOKEN", "SENTRY_DSN"} & env.keys()
+    assert container["envFrom"] == [{"secretRef": {"name": "learnbot-prod-api"}}]
+    secret = of_kind(kubernetes_configured, "Secret")["learnbot-prod-api"]["stringData"]
+    assert secret["TELEGRAM_BOT_TOKEN"] == KUBERNETES_SECRETS["telegramBotToken"]
+    assert secret["SENTRY_DSN"] == KUBERNETES_SECRETS["sentryDsn"]
+    assert secret["DATABASE_URL"] == (
+        "postgresql://learnbot:db-password-3f9a1c7e5b@learnbot-prod-db-rw:5432/learnbot"
+    )
+    assert container["image"] == "registry.example.com:5000/team/learnbot:2026.11.29-abc123"
+
+
+def test_replicas_autoscaling_and_disruption_budget(
+    kubernetes_stack: StackRun, kubernetes_configured: StackRun
+) -> None:
+    for stack, prefix, low, high in (
+        (kubernetes_stack, "learnbot", 2, 10),
+        (kubernetes_configured, "learnbot-prod", 3, 12),
+    ):
+        name = f"{prefix}-api"
+        deployment = of_kind(stack, "Deployment")[name]
+        autoscaler = of_kind(stack, "HorizontalPodAutoscaler")[name]["spec"]
+        assert deployment["spec"]["replicas"] == low
+        assert (autoscaler["minReplicas"], autoscaler["maxReplicas"]) == (low, high)
+        assert autoscaler["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
+        (metric,) = autoscaler["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+        assert 0 < metric["resource"]["target"]["averageUtilization"] < 100
+        budget = of_kind(stack, "PodDisruptionBudget")[name]["spec"]
+        assert budget["maxUnavailable"] == 1
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert budget["selector"]["matchLabels"].items() <= labels.items()
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        # The autoscaler, not the next `pulumi up`, owns the replica count.
+        registration = stack.registration("api-deployment")
+        assert "spec.replicas" in registration.ignore_changes
+
+
+def test_the_service_and_ingress_lead_to_the_api_pods(
+    kubernetes_stack: StackRun, kubernetes_configured: StackRun
+) -> None:
+    service = of_kind(kubernetes_stack, "Service")["learnbot-api"]["spec"]
+    labels = of_kind(kubernetes_stack, "Deployment")["learnbot-api"]["spec"]["template"][
+        "metadata"
+    ]["labels"]
+    assert service["selector"].items() <= labels.items()
+    ingress = of_kind(kubernetes_stack, "Ingress")["learnbot-api"]["spec"]
+    (rule,) = ingress["rules"]
+    assert rule["host"] == "api.example.com"
+    (path,) = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "learnbot-api", "port": {"name": "http"}}
+    assert "tls" not in ingress
+    assert "ingressClassName" not in ingress
+    assert resolve(kubernetes_stack.program["outputs"]["apiUrl"]) == "http://api.example.com"
+
+    ingress = of_kind(kubernetes_configured, "Ingress")["learnbot-prod-api"]["spec"]
+    assert ingress["ingressClassName"] == "nginx"
+    assert ingress["tls"] == [
+        {"hosts": ["api.learnbot.example.com"], "secretName": "learnbot-api-tls"}
+    ]
+    assert (
+        resolve(kubernetes_configured.program["outputs"]["apiUrl"])
+        == "https://api.learnbot.example.com"
+    )
+
+
+def test_migrations_run_in_a_job_the_deployment_waits_for(kubernetes_stack: StackRun) -> None:
+    job = of_kind(kubernetes_stack, "Job")["learnbot-migrate"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["learnbot", "migrate"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    api = of_kind(kubernetes_stack, "Deployment")["learnbot-api"]
+    (server,) = api["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == server["image"]
+    assert container["envFrom"] == server["envFrom"]
+    migration = kubernetes_stack.registration("api-migrate")
+    assert migration.urn in kubernetes_stack.registration("api-deployment").dependencies
+    assert kubernetes_stack.registration("database-cluster").urn in migration.dependencies
+    # A Job cannot change in place: a new release replaces it, under the same name.
+    assert migration.delete_before_replace
+    assert job["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
+
+
+def test_postgresql_is_a_cloudnativepg_cluster_that_fails_over(
+    kubernetes_stack: StackRun, kubernetes_configured: StackRun
+) -> None:
+    for stack, prefix, instances, size in (
+        (kubernetes_stack, "learnbot", 3, "10Gi"),
+        (kubernetes_configured, "learnbot-prod", 5, "50Gi"),
+    ):
+        cluster = of_kind(stack, "Cluster")[f"{prefix}-db"]
+        assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
+        spec = cluster["spec"]
+        assert spec["instances"] == instances
+        assert spec["storage"]["size"] == size
+        assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:15.10"
+        assert spec["postgresql"]["parameters"]["max_connections"] == "300"
+        secret_name = spec["bootstrap"]["initdb"]["secret"]["name"]
+        app = of_kind(stack, "Secret")[secret_name]
+        assert app["type"] == "kubernetes.io/basic-auth"
+        assert app["stringData"]["username"] == spec["bootstrap"]["initdb"]["owner"]
+        (role,) = spec["managed"]["roles"]
+        assert role["createdb"] is True
+        assert role["passwordSecret"]["name"] == secret_name
+        assert releases(stack)["cloudnative-pg"]["version"] == "0.23.0"
+    assert (
+        of_kind(kubernetes_configured, "Cluster")["learnbot-prod-db"]["spec"]["storage"][
+            "storageClass"
+        ]
+        == "fast-ssd"
+    )
+    operator = kubernetes_stack.registration("database-operator")
+    assert operator.urn in kubernetes_stack.registration("database-cluster").dependencies
+
+
+def test_backups_run_as_cron_jobs_beside_their_metrics_server(
+    kubernetes_configured: StackRun,
+) -> None:
+    cron_jobs = of_kind(kubernetes_configured, "CronJob")
+    backup = cron_jobs["learnbot-prod-backup"]["spec"]
+    drill = cron_jobs["learnbot-prod-restore-drill"]["spec"]
+    assert backup["schedule"] == "15 1 * * *"
+    assert drill["schedule"] == "0 4 * * 0"
+    server = of_kind(kubernetes_configured, "Deployment")["learnbot-prod-backup-metrics"]
+    server_pod = server["spec"]["template"]["spec"]
+    (server_container,) = server_pod["containers"]
+    assert server_container["command"] == ["learnbot", "backup", "metrics"]
+    writers = {container_env(server_container)["BACKUP_METRICS_WRITER"]}
+    claim = of_kind(kubernetes_configured, "PersistentVolumeClaim")["learnbot-prod-backup"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "80Gi"
+    for spec, command in (
+        (backup, ["learnbot", "backup", "run", "--once"]),
+        (drill, ["learnbot", "backup", "verify", "--restore-drill"]),
+    ):
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["timeZone"] == "Etc/UTC"
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["command"] == command
+        env = container_env(container)
+        assert env["BACKUP_DIR"] == "/var/lib/learnbot/backups"
+        assert (
+            env["PROMETHEUS_MULTIPROC_DIR"]
+            == container_env(server_container)["PROMETHEUS_MULTIPROC_DIR"]
+        )
+        assert env["BACKUP_S3_URL"] == "s3://learnbot-backups/prod"
+        writers.add(env["BACKUP_METRICS_WRITER"])
+        assert container["volumeMounts"] == server_container["volumeMounts"]
+        assert pod["volumes"] == server_pod["volumes"]
+        # A ReadWriteOnce claim: on the metrics server's node.
+        (term,) = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        assert term["labelSelector"]["matchLabels"].items() <= (
+            server["spec"]["template"]["metadata"]["labels"].items()
+        )
+        assert container["envFrom"] == [{"secretRef": {"name": "learnbot-prod-backup"}}]
+    assert len(writers) == 3
+    (volume,) = [v for v in server_pod["volumes"] if "persistentVolumeClaim" in v]
+    assert volume["persistentVolumeClaim"]["claimName"] == "learnbot-prod-backup"
+    secret = of_kind(kubernetes_configured, "Secret")["learnbot-prod-backup"]["stringData"]
+    assert secret["AWS_SECRET_ACCESS_KEY"] == KUBERNETES_SECRETS["backupS3SecretAccessKey"]
+    assert kubernetes_configured.registration("backups-data").retain_on_delete
+
+
+def test_every_command_the_pods_run_exists(kubernetes_stack: StackRun) -> None:
+    image = "ghcr.io/example/learnbot:0.1.0"
+    commands = {
+        tuple(container["command"])
+        for spec in pod_specs(kubernetes_stack).values()
+        for container in spec["containers"]
+        if container["image"] == image
+    }
+    assert commands == {
+        ("learnbot", "serve"),
+        ("learnbot", "migrate"),
+        ("learnbot", "backup", "run", "--once"),
+        ("learnbot", "backup", "verify", "--restore-drill"),
+        ("learnbot", "backup", "metrics"),
+    }
+    for command in commands:
+        result = subprocess.run(
+            [sys.executable, "-m", *command, "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def test_every_rule_file_is_a_prometheus_rule_that_promtool_accepts(
+    kubernetes_stack: StackRun, tmp_path: Path
+) -> None:
+    promtool = tool("promtool", "prometheus package")
+    rules = of_kind(kubernetes_stack, "PrometheusRule")
+    files = [p for p in sorted((ROOT / "alerts").glob("*.yml")) if p.name != "alertmanager.yml"]
+    assert len(rules) == len(files)
+    for path in files:
+        rule = rules[f"learnbot-{path.stem}"]
+        assert rule["spec"] == {"groups": yaml.safe_load(path.read_text())["groups"]}
+        extracted = tmp_path / path.name
+        extracted.write_text(yaml.safe_dump(rule["spec"]))
+        result = subprocess.run(
+            [promtool, "check", "rules", str(extracted)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_dashboard_is_a_configmap_for_grafanas_sidecar(kubernetes_stack: StackRun) -> None:
+    maps = of_kind(kubernetes_stack, "ConfigMap")
+    dashboards = sorted((ROOT / "dashboards").glob("*.json"))
+    assert dashboards
+    chart = releases(kubernetes_stack)["kube-prometheus-stack"]["values"]["grafana"]
+    sidecar = chart["sidecar"]["dashboards"]
+    for path in dashboards:
+        config_map = maps[f"learnbot-dashboard-{path.stem}"]
+        assert config_map["data"] == {path.name: path.read_text()}
+        assert config_map["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
+    uids = set(
+        re.findall(r'"uid":\s*"([^"]+)"', (ROOT / "dashboards" / "api-overview.json").read_text())
+    )
+    assert chart["sidecar"]["datasources"]["uid"] in uids
+
+
+def test_every_job_the_alert_rules_select_is_scraped(kubernetes_stack: StackRun) -> None:
+    monitors = of_kind(kubernetes_stack, "ServiceMonitor")
+    services = of_kind(kubernetes_stack, "Service")
+    jobs = set()
+    for name, monitor in monitors.items():
+        (endpoint,) = monitor["spec"]["endpoints"]
+        (relabel,) = endpoint["relabelings"]
+        jobs.add(relabel["replacement"])
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        matching = [
+            s for s in services.values() if selector.items() <= s["metadata"]["labels"].items()
+        ]
+        assert len(matching) == 1, name
+        assert endpoint["port"] in {port["name"] for port in matching[0]["spec"]["ports"]}, name
+    values = releases(kubernetes_stack)["kube-prometheus-stack"]["values"]
+    (relabel,) = values["prometheus"]["serviceMonitor"]["relabelings"]
+    jobs.add(relabel["replacement"])
+    selected = jobs_the_rules_select()
+    assert selected
+    assert selected <= jobs
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["ruleSelectorNilUsesHelmValues"] is False
+    assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+    assert releases(kubernetes_stack)["kube-prometheus-stack"]["version"] == "69.8.2"
+
+
+def test_alertmanager_gets_its_configuration_from_secrets_amtool_accepts(
+    kubernetes_configured: StackRun, tmp_path: Path
+) -> None:
+    amtool = tool("amtool", "prometheus-alertmanager package")
+    values = releases(kubernetes_configured)["kube-prometheus-stack"]["values"]
+    spec = values["alertmanager"]["alertmanagerSpec"]
+    secrets = of_kind(kubernetes_configured, "Secret")
+    config = secrets[spec["configSecret"]]["stringData"]["alertmanager.yaml"]
+    (files_secret,) = spec["secrets"]
+    token = secrets[files_secret]["stringData"]["webhook-token"]
+    assert token == KUBERNETES_SECRETS["alertWebhookToken"]
+    document = yaml.safe_load(config)
+    token_files = re.findall(r"credentials_file: (\S+)", config)
+    # The operator mounts each listed Secret at /etc/alertmanager/secrets/<name>/.
+    assert token_files == [f"/etc/alertmanager/secrets/{files_secret}/webhook-token"]
+    assert KUBERNETES_SECRETS["alertTelegramBotToken"] in config
+    assert document["route"]
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(config)
+    local = Path(token_files[0])
+    path.write_text(config.replace(str(local), str(tmp_path / "webhook-token")))
+    (tmp_path / "webhook-token").write_text(token)
+    result = subprocess.run(
+        [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_secret_reaches_the_engine_unmarked(kubernetes_configured: StackRun) -> None:
+    secrets = list(KUBERNETES_SECRETS.values())
+    assert kubernetes_configured.mocks.resources
+    for resource in kubernetes_configured.mocks.resources:
+        for text in walk_unsecret(resource.inputs):
+            for secret in secrets:
+                assert secret not in text, f"{resource.name} holds a secret unmarked"
+    program = kubernetes_configured.program
+    assert is_secret(program["outputs"]["grafanaAdminPassword"])
+    assert (
+        resolve(program["outputs"]["grafanaAdminPassword"])
+        == (KUBERNETES_CONFIGURED["grafanaAdminPassword"])
+    )
+    assert not is_secret(program["outputs"]["apiUrl"])
+    assert is_secret(program["database"].url)
+
+
+def test_secrets_reach_the_cluster_as_kubernetes_secrets_only(
+    kubernetes_stack: StackRun,
+) -> None:
+    for resource in kubernetes_stack.mocks.resources:
+        if is_object(resource) and resource.inputs["kind"] == "Secret":
+            # What Pulumi's state holds of the Secret's values is encrypted, every part of it.
+            assert walk_unsecret(resource.inputs["stringData"]) == [], resource.name
+            assert "data" not in resource.inputs
+    for text in (t for r in kubernetes_stack.mocks.resources for t in walk_unsecret(r.inputs)):
+        assert "generated-database-password" not in text
+        assert "generated-monitoring-grafana-password" not in text
