@@ -14,6 +14,8 @@ from sanic.exceptions import PayloadTooLarge, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 from sanic.response import HTTPResponse, json
 from sanic_ext import Extend
+from sanic_ext.extensions.http.extension import HTTPExtension
+from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from learnbot import __version__
 from learnbot.api import admin, auth, i18n, me, ops
@@ -121,7 +123,9 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     # Behind the proxy, the client address comes from X-Forwarded-For (for rate limits).
     app.config.PROXIES_COUNT = settings.proxies_count
     app.ctx.settings = settings
-    Extend(app)
+    # OpenAPI and CORS only: the others (dependency injection above all) hook into every
+    # request, for nothing this service uses.
+    Extend(app, built_in_extensions=False, extensions=[OpenAPIExtension, HTTPExtension])
     app.ext.openapi.describe(
         "learnbot API",
         version=__version__,

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from learnbot.storage import AccountConflict, StorageError, TelegramProfile, open_store
-from learnbot.storage.postgresql import PostgresUserStore
+from learnbot.storage.postgresql import FRESH_SECONDS, PostgresUserStore
 
 T0 = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -172,3 +172,58 @@ async def test_a_statement_that_outlasts_the_timeout_is_a_storage_error(
         assert blocked.is_blocked
     finally:
         await store.close()
+
+
+def _terminate_store_connections(postgres_url: str) -> int:
+    """Ends the store's server processes, as a PostgreSQL restart would."""
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'learnbot' AND datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    ended: int = row[0]
+    return ended
+
+
+async def test_connections_in_steady_use_are_handed_out_without_a_check(
+    postgres_store: PostgresUserStore,
+) -> None:
+    await postgres_store.get_user(1)
+    checks = postgres_store.idle_check.checks
+
+    for _ in range(50):
+        await postgres_store.get_user(1)
+
+    # The check is a round trip of its own: under load it would double every checkout's.
+    assert postgres_store.idle_check.checks == checks
+
+
+async def test_a_connection_that_sat_idle_is_checked_and_a_dead_one_replaced(
+    postgres_store: PostgresUserStore, postgres_url: str
+) -> None:
+    await postgres_store.upsert_user(TelegramProfile(7, "Ada"), T0)
+    assert _terminate_store_connections(postgres_url) >= 1
+    checks = postgres_store.idle_check.checks
+    await asyncio.sleep(FRESH_SECONDS + 0.2)
+
+    user = await postgres_store.get_user(7)
+
+    # No request fails for a connection that died while it sat in the pool.
+    assert user is not None
+    assert postgres_store.idle_check.checks > checks
+
+
+async def test_a_connection_that_died_in_use_fails_one_request_then_is_replaced(
+    postgres_store: PostgresUserStore, postgres_url: str
+) -> None:
+    """The price of skipping the check on fresh connections: a connection that died less than
+    FRESH_SECONDS after its last request fails the next one, as a 503; the pool drops it, and
+    every other connection is checked before its next use."""
+    await postgres_store.upsert_user(TelegramProfile(8, "Bo"), T0)
+    assert _terminate_store_connections(postgres_url) >= 1
+
+    with pytest.raises(StorageError):
+        await postgres_store.get_user(8)
+    user = await postgres_store.get_user(8)
+    assert user is not None

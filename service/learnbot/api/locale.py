@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import cast
 
 from sanic import Request
@@ -14,15 +15,35 @@ from learnbot.storage import User
 def choose_locale(request: Request, user: User | None = None) -> LocaleCatalog:
     """Negotiates the request's locale; called again once the signed-in user is known."""
     settings = settings_of(request)
-    request.ctx.locale = negotiate_locale(
-        query=request.args.get("lang"),
-        saved=user.locale if user else None,
-        telegram=user.language_code if user else None,
-        accept=accept_language(request.headers.get("accept-language")),
-        supported=settings.supported_locales,
-        default=settings.default_locale,
+    request.ctx.locale = _negotiated(
+        request.args.get("lang"),
+        user.locale if user else None,
+        user.language_code if user else None,
+        request.headers.get("accept-language"),
+        settings.supported_locales,
+        settings.default_locale,
     )
     return catalog_of(request)
+
+
+@lru_cache(maxsize=1024)
+def _negotiated(
+    query: str | None,
+    saved: str | None,
+    telegram: str | None,
+    accept_header: str | None,
+    supported: tuple[str, ...],
+    default: str,
+) -> str:
+    # Clients send the same few headers again and again; hostile variety only evicts.
+    return negotiate_locale(
+        query=query,
+        saved=saved,
+        telegram=telegram,
+        accept=accept_language(accept_header),
+        supported=supported,
+        default=default,
+    )
 
 
 def catalog_of(request: Request) -> LocaleCatalog:

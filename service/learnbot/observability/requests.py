@@ -6,6 +6,7 @@ import logging
 from functools import lru_cache
 from time import perf_counter
 
+from prometheus_client.metrics import Counter, Histogram
 from sanic import Request
 from sanic.response import BaseHTTPResponse
 
@@ -29,6 +30,16 @@ def route_label(path: str) -> str:
     return "/" + "/".join(parts)
 
 
+@lru_cache(maxsize=1024)
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The labelled metric children of a (method, route, status): looked up once, not per
+    request (routes are Sanic's patterns, so the set is small)."""
+    return (
+        HTTP_REQUESTS.labels(method, route, str(status)),
+        HTTP_DURATION.labels(method, route),
+    )
+
+
 async def begin_request(request: Request) -> None:
     if hasattr(request.ctx, "request_id"):
         return  # the error path runs request middleware a second time
@@ -44,10 +55,13 @@ async def end_request(request: Request, response: BaseHTTPResponse) -> None:
     elapsed = perf_counter() - started
     route = route_label(request.route.path) if request.route else UNMATCHED_ROUTE
     status = response.status
-    HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-    HTTP_DURATION.labels(request.method, route).observe(elapsed)
+    requests, duration = _series(request.method, route, status)
+    requests.inc()
+    duration.observe(elapsed)
     request_id = getattr(request.ctx, "request_id", None) or accept_request_id(None)
     response.headers[REQUEST_ID_HEADER] = request_id
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     fields: dict[str, object] = {
         "request_id": request_id,
         "method": request.method,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import math
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,6 +25,34 @@ from learnbot.storage.models import (
 )
 
 _Connection = AsyncConnection[TupleRow]
+# A connection back from a request this recently is handed out again without a check.
+FRESH_SECONDS = 1.0
+
+
+class IdleConnectionCheck:
+    """Checks a connection before the pool hands it out only when it sat idle for more than
+    FRESH_SECONDS: a connection that died with the server is replaced instead of failing a
+    request, and under load no checkout pays the extra round trip of the check."""
+
+    def __init__(self, fresh_seconds: float = FRESH_SECONDS) -> None:
+        self._fresh_seconds = fresh_seconds
+        self._returned: weakref.WeakKeyDictionary[_Connection, float] = weakref.WeakKeyDictionary()
+        self.checks = 0
+
+    async def returned(self, connection: _Connection) -> None:
+        self._returned[connection] = time.monotonic()
+
+    def distrust_all(self) -> None:
+        """After one connection broke, its neighbours likely did too (the server restarted):
+        each is checked before its next use."""
+        self._returned.clear()
+
+    async def check(self, connection: _Connection) -> None:
+        returned = self._returned.get(connection)
+        if returned is not None and time.monotonic() - returned < self._fresh_seconds:
+            return
+        self.checks += 1
+        await AsyncConnectionPool.check_connection(connection)
 
 
 class PostgresUserStore(UserStore):
@@ -31,6 +61,7 @@ class PostgresUserStore(UserStore):
         self._pool_size = pool_size
         self._timeout = timeout
         self._pool: AsyncConnectionPool[_Connection] | None = None
+        self.idle_check = IdleConnectionCheck()
 
     async def open(self) -> None:
         self._pool = AsyncConnectionPool(
@@ -44,8 +75,8 @@ class PostgresUserStore(UserStore):
             min_size=1,
             max_size=self._pool_size,
             timeout=self._timeout,
-            # A connection that died with the server is replaced instead of failing a request.
-            check=AsyncConnectionPool.check_connection,
+            check=self.idle_check.check,
+            reset=self.idle_check.returned,
             # Give up a reconnection cycle quickly; the next request starts a fresh attempt, so
             # the pool finds a database that came back within seconds, not after a long backoff.
             reconnect_timeout=self._timeout,
@@ -258,6 +289,7 @@ class PostgresUserStore(UserStore):
             async with self._pool.connection() as connection:
                 yield connection
         except (psycopg.OperationalError, PoolTimeout, TimeoutError) as exc:
+            self.idle_check.distrust_all()
             # libpq messages name host and port at most; the DSN stays out of the message.
             raise StorageError(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
 
