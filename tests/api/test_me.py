@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import secrets
+import time
+from pathlib import Path
 
 import httpx
+import pytest
 
-from service_process import init_data, new_telegram_id, tma
+from service_process import init_data, new_telegram_id, server_env, start_server, tma
 
 PROBLEM = "application/problem+json"
 
@@ -98,3 +101,27 @@ def test_invalid_account_fields_are_422(client: httpx.Client) -> None:
         assert response.status_code == 422, body
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["field"] in {"provider", "external_id", "display_name"}
+
+
+@pytest.mark.slow
+def test_init_data_verified_before_still_expires(api_database_url: str, tmp_path: Path) -> None:
+    """A verified header is remembered, so its signature is not checked again, but its age is
+    checked on every request."""
+    running = start_server(
+        server_env(api_database_url, AUTH_MAX_AGE_SECONDS="2", WORKERS="1"), tmp_path / "server.log"
+    )
+    try:
+        with httpx.Client(base_url=running.url, timeout=10) as http:
+            headers = {"Authorization": "tma " + init_data(new_telegram_id())}
+            assert http.get("/me", headers=headers).status_code == 200
+            assert http.get("/me", headers=headers).status_code == 200
+            time.sleep(3.2)
+            expired = http.get("/me", headers=headers)
+            assert expired.status_code == 401
+            assert expired.json()["detail"] == "The sign-in data is too old."
+            forged = headers["Authorization"][:-1] + (
+                "0" if headers["Authorization"][-1] != "0" else "1"
+            )
+            assert http.get("/me", headers={"Authorization": forged}).status_code == 401
+    finally:
+        running.stop()

@@ -124,6 +124,24 @@ async def test_an_unknown_user_is_none(store: UserStore) -> None:
     assert await store.get_user(404) is None
 
 
+async def test_a_user_and_their_accounts_read_together(store: UserStore) -> None:
+    assert await store.get_user_with_accounts(1001) is None
+    user = (await store.upsert_user(profile(), T0)).user
+    assert await store.get_user_with_accounts(1001) == (user, [])
+
+    later = T0 + timedelta(microseconds=1)
+    github, _ = await store.link_account(user.id, "github", "gh-1", "ada 'gh' \"x\" \\", later)
+    apple, _ = await store.link_account(user.id, "apple", "a-1", None, T0)
+    other = (await store.upsert_user(profile(2002), T0)).user
+    await store.link_account(other.id, "google", "g-2", "Bo", T0)
+
+    assert await store.get_user_with_accounts(1001) == (user, [apple, github])
+    assert await store.get_user_with_accounts(1001) == (
+        await store.get_user(1001),
+        await store.list_accounts(user.id),
+    )
+
+
 async def test_link_then_list_by_provider(store: UserStore) -> None:
     user = (await store.upsert_user(profile(), T0)).user
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -18,10 +20,11 @@ from learnbot.api.rate_limits import rate_limits_of
 from learnbot.api.schemas import MAX_TELEGRAM_ID
 from learnbot.api.views import user_view
 from learnbot.auth import AuthError, verify_init_data, verify_login_widget
+from learnbot.auth.init_data import VerifiedInitData, check_auth_date
 from learnbot.i18n.markers import N_
 from learnbot.observability.metrics import AUTH_ATTEMPTS, SIGN_INS
 from learnbot.settings import Settings
-from learnbot.storage import TelegramProfile, User
+from learnbot.storage import LinkedAccount, TelegramProfile, User
 
 bp = Blueprint("auth")
 log = logging.getLogger("learnbot.auth")
@@ -30,14 +33,34 @@ _TMA_SCHEME = "tma "
 
 
 def _verify_init_data(settings: Settings, raw: str) -> TelegramProfile:
-    return verify_init_data(
-        raw,
-        bot_token=settings.telegram_bot_token,
-        bot_id=settings.telegram_bot_id,
+    verified = _signed_init_data(
+        raw, settings.telegram_bot_token, settings.telegram_bot_id, settings.telegram_test_env
+    )
+    # The age is checked on every request, a remembered signature or not.
+    check_auth_date(
+        str(int(verified.auth_date.timestamp())),
         max_age=settings.auth_max_age_seconds,
         now=time.time(),
-        test_env=settings.telegram_test_env,
-    ).profile
+    )
+    return verified.profile
+
+
+@lru_cache(maxsize=4096)
+def _signed_init_data(
+    raw: str, bot_token: str | None, bot_id: int | None, test_env: bool
+) -> VerifiedInitData:
+    """A Mini App sends the same init data with every request of a session: its signature is
+    checked once. Only what verified is remembered (an exception is not cached), keyed by the
+    exact text, so nothing unsigned can ever come out of here."""
+    return verify_init_data(
+        raw,
+        bot_token=bot_token,
+        bot_id=bot_id,
+        # The caller checks the age against the current time.
+        max_age=sys.maxsize,
+        now=time.time(),
+        test_env=test_env,
+    )
 
 
 def _verify_widget(settings: Settings, fields: dict[str, Any]) -> TelegramProfile:
@@ -144,6 +167,26 @@ def _widget_field_problem(name: str) -> InvalidInput:
 
 async def current_user(request: Request) -> User:
     """The user named by `Authorization: tma <init data>`, verified on every request."""
+    profile = await _signed_in_profile(request)
+    store = store_of(request)
+    user = await store.get_user(profile.telegram_id)
+    if user is None:
+        user = (await store.upsert_user(profile, datetime.now(UTC))).user
+    return _admit(request, user)
+
+
+async def current_user_with_accounts(request: Request) -> tuple[User, list[LinkedAccount]]:
+    """current_user(), with the user's linked accounts read in the same query."""
+    profile = await _signed_in_profile(request)
+    store = store_of(request)
+    found = await store.get_user_with_accounts(profile.telegram_id)
+    if found is None:
+        return _admit(request, (await store.upsert_user(profile, datetime.now(UTC))).user), []
+    user, accounts = found
+    return _admit(request, user), accounts
+
+
+async def _signed_in_profile(request: Request) -> TelegramProfile:
     limits = rate_limits_of(request)
     await limits.check_address(request)
     header = request.headers.get("authorization")
@@ -157,10 +200,10 @@ async def current_user(request: Request) -> User:
         AUTH_ATTEMPTS.labels("tma_header", error.outcome).inc()
         raise NotSignedIn(error.detail, params=error.params) from None
     await limits.check_telegram_id(profile.telegram_id)
-    store = store_of(request)
-    user = await store.get_user(profile.telegram_id)
-    if user is None:
-        user = (await store.upsert_user(profile, datetime.now(UTC))).user
+    return profile
+
+
+def _admit(request: Request, user: User) -> User:
     request.ctx.telegram_id = user.telegram_id
     choose_locale(request, user)
     if user.is_blocked:

@@ -7,7 +7,7 @@ from sanic.response import HTTPResponse, empty, json
 from sanic_ext import openapi
 
 from learnbot.api import schemas
-from learnbot.api.auth import current_user
+from learnbot.api.auth import current_user, current_user_with_accounts
 from learnbot.api.bodies import json_object, optional_text_field, text_field
 from learnbot.api.context import settings_of, store_of
 from learnbot.api.locale import catalog_of
@@ -26,8 +26,7 @@ bp = Blueprint("me")
     response=schemas.responses(200, schemas.ME, 401, 403, 503),
 )
 async def me(request: Request) -> HTTPResponse:
-    user = await current_user(request)
-    accounts = await store_of(request).list_accounts(user.id)
+    user, accounts = await current_user_with_accounts(request)
     summary = catalog_of(request).ngettext(
         "You have %(count)d linked account.", "You have %(count)d linked accounts.", len(accounts)
     )

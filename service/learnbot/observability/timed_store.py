@@ -59,6 +59,13 @@ class TimedStore(UserStore):
     async def get_user(self, telegram_id: int) -> User | None:
         return await self._timed("get_user", lambda: self.inner.get_user(telegram_id))
 
+    async def get_user_with_accounts(
+        self, telegram_id: int
+    ) -> tuple[User, list[LinkedAccount]] | None:
+        return await self._timed(
+            "get_user_with_accounts", lambda: self.inner.get_user_with_accounts(telegram_id)
+        )
+
     async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
         return await self._timed("list_accounts", lambda: self.inner.list_accounts(user_id))
 

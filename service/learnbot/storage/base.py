@@ -63,6 +63,12 @@ class UserStore(ABC):
     async def list_accounts(self, user_id: int) -> list[LinkedAccount]: ...
 
     @abstractmethod
+    async def get_user_with_accounts(
+        self, telegram_id: int
+    ) -> tuple[User, list[LinkedAccount]] | None:
+        """The user and their linked accounts (by provider), read together."""
+
+    @abstractmethod
     async def link_account(
         self,
         user_id: int,

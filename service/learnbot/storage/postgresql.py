@@ -160,6 +160,44 @@ class PostgresUserStore(UserStore):
             row = await cursor.fetchone()
         return None if row is None else _user(row)
 
+    async def get_user_with_accounts(
+        self, telegram_id: int
+    ) -> tuple[User, list[LinkedAccount]] | None:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                f"""
+                SELECT
+                    {USER_COLUMNS},
+                    (
+                        SELECT coalesce(
+                            json_agg(
+                                json_build_array(provider, external_id, display_name, linked_at)
+                                ORDER BY provider
+                            ),
+                            '[]'
+                        )
+                        FROM linked_accounts
+                        WHERE user_id = users.id
+                    )
+                FROM users
+                WHERE telegram_id = %s
+                """,  # noqa: S608 - a constant column list
+                (telegram_id,),
+            )
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        accounts = [
+            LinkedAccount(
+                provider=provider,
+                external_id=external_id,
+                display_name=display_name,
+                linked_at=datetime.fromisoformat(linked_at).astimezone(UTC),
+            )
+            for provider, external_id, display_name, linked_at in row[12]
+        ]
+        return _user(row), accounts
+
     async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
         async with self._connection() as connection:
             cursor = await connection.execute(

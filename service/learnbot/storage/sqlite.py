@@ -109,19 +109,22 @@ class SQLiteUserStore(UserStore):
         return await self._run(get)
 
     async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
-        def accounts(connection: sqlite3.Connection) -> list[LinkedAccount]:
-            rows = connection.execute(
-                """
-                SELECT provider, external_id, display_name, linked_at
-                FROM linked_accounts
-                WHERE user_id = ?
-                ORDER BY provider
-                """,
-                (user_id,),
-            ).fetchall()
-            return [_account(row) for row in rows]
+        return await self._run(lambda connection: _accounts(connection, user_id))
 
-        return await self._run(accounts)
+    async def get_user_with_accounts(
+        self, telegram_id: int
+    ) -> tuple[User, list[LinkedAccount]] | None:
+        def get(connection: sqlite3.Connection) -> tuple[User, list[LinkedAccount]] | None:
+            row = connection.execute(
+                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = ?",  # noqa: S608 - a constant column list
+                (telegram_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            user = _user(row)
+            return user, _accounts(connection, user.id)
+
+        return await self._run(get)
 
     async def link_account(
         self,
@@ -275,6 +278,19 @@ def _timestamp(moment: datetime) -> str:
 
 def _from_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _accounts(connection: sqlite3.Connection, user_id: int) -> list[LinkedAccount]:
+    rows = connection.execute(
+        """
+        SELECT provider, external_id, display_name, linked_at
+        FROM linked_accounts
+        WHERE user_id = ?
+        ORDER BY provider
+        """,
+        (user_id,),
+    ).fetchall()
+    return [_account(row) for row in rows]
 
 
 def _user(row: Any) -> User:
