@@ -178,14 +178,13 @@ class Bench:
             returning = after.metrics["returning"] - before.metrics["returning"]
             notes.append(f"sign-ins: {new:,.0f} new, {returning:,.0f} returning")
         non_2xx = after.metrics.get("non_2xx", 0.0) - before.metrics.get("non_2xx", 0.0)
-        cancelled = after.cancelled - before.cancelled
-        if cancelled and cancelled >= non_2xx:
+        abandoned = after.metrics.get("abandoned", 0.0) - before.metrics.get("abandoned", 0.0)
+        if abandoned:
             notes.append(
-                f"server: {cancelled} requests the client abandoned at its stop logged as "
-                f"errors, {non_2xx:,.0f} counted as 500"
+                f"server: {abandoned:,.0f} requests the client abandoned at its stop (499)"
             )
-        elif non_2xx:
-            notes.append(f"server counted {non_2xx:,.0f} non-2xx, {cancelled} abandoned requests")
+        if non_2xx - abandoned:
+            notes.append(f"server counted {non_2xx - abandoned:,.0f} other non-2xx answers")
         load_name = self.fixed_rate if measured.generator == "paced" else self.saturating
         row = Row(server.label, request, load_name, measured, per_request, "; ".join(notes))
         print(
@@ -203,8 +202,6 @@ class Bench:
             app=cpu.process_tree(server.service.process.pid),
             database=cpu.postgres_backends(server.postgres_url) if server.postgres_url else {},
             client=cpu.children_seconds() + cpu.own_seconds(),
-            # learnbot logs a request the client gave up on as an unhandled error.
-            cancelled=server.service.log_count("sanic.exceptions.RequestCancelled"),
         )
 
     def backend(self, label: str, database_url: str) -> list[Row]:
@@ -262,7 +259,6 @@ class _Counters:
     app: dict[int, float]
     database: dict[int, float]
     client: float
-    cancelled: int
 
 
 def postgres_refusal(admin_url: str) -> str | None:

@@ -47,9 +47,6 @@ class Service:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def log_count(self, text: str) -> int:
-        return self.log_path.read_text(errors="replace").count(text)
-
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -140,10 +137,11 @@ _SAMPLE = re.compile(r"^([a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$")
 
 
 def metric_totals(service: Service) -> dict[str, float]:
-    """`auth_sign_ins_total` by kind and HTTP answers outside 2xx, summed over the workers."""
+    """`auth_sign_ins_total` by kind, HTTP answers outside 2xx, and of those the 499s (a
+    request its client gave up on, as wrk does at its stop), summed over the workers."""
     with urllib.request.urlopen(service.url + "/metrics", timeout=5) as response:  # noqa: S310
         text = response.read().decode()
-    totals = {"new": 0.0, "returning": 0.0, "non_2xx": 0.0}
+    totals = {"new": 0.0, "returning": 0.0, "non_2xx": 0.0, "abandoned": 0.0}
     for line in text.splitlines():
         match = _SAMPLE.match(line)
         if match is None:
@@ -155,4 +153,6 @@ def metric_totals(service: Service) -> dict[str, float]:
                 totals[kind.group(1)] += float(value)
         elif name == "http_requests_total" and not re.search(r'status="2\d\d"', labels):
             totals["non_2xx"] += float(value)
+            if 'status="499"' in labels:
+                totals["abandoned"] += float(value)
     return totals

@@ -7,8 +7,10 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from learnbot.observability.logs import accept_request_id, scrub
+from learnbot.observability.logs import SECRET_PATTERNS, accept_request_id, scrub
 from service_process import BOT_TOKEN, init_data, new_telegram_id, server_env, start_server
 
 
@@ -120,3 +122,25 @@ def test_scrub_removes_secret_shapes(text: str) -> None:
 def test_request_ids_from_callers_are_validated(header: str, kept: bool) -> None:
     assert (accept_request_id(header) == header) is kept
     assert re.fullmatch(r"[0-9a-f]{32}", accept_request_id(None))
+
+
+def scrub_with_every_pattern(text: str) -> str:
+    for pattern, replacement in SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("0123456789:=%3DdTtMmAa_-&\"' /@hashuserpwd")),
+        max_size=80,
+    )
+    | st.text(max_size=80)
+)
+def test_the_quick_look_before_scrubbing_never_skips_a_secret(text: str) -> None:
+    assert scrub(text) == scrub_with_every_pattern(text)
+
+
+def test_scrubbing_leaves_plain_messages_alone() -> None:
+    assert scrub("request") == "request"
+    assert scrub("signed in") == "signed in"

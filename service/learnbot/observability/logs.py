@@ -16,7 +16,7 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Defence in depth: the code never logs these, but an exception message might carry them.
-_SECRETS = (
+SECRET_PATTERNS = (
     (re.compile(r"\b\d{3,20}:[A-Za-z0-9_-]{30,}"), "[bot-token]"),
     (re.compile(r"(?i)\btma\s+\S+"), "tma [init-data]"),
     (
@@ -28,6 +28,8 @@ _SECRETS = (
     (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[password]@"),
     (re.compile(r"(?i)(password\s*=\s*)\S+"), r"\1[password]"),
 )
+# Every pattern above needs one of these: most messages have none and skip the patterns.
+_MAY_HOLD_A_SECRET = re.compile(r"(?i)[:=]|%3d|tma")
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
@@ -36,7 +38,9 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)
 
 
 def scrub(text: str) -> str:
-    for pattern, replacement in _SECRETS:
+    if _MAY_HOLD_A_SECRET.search(text) is None:
+        return text
+    for pattern, replacement in SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
