@@ -119,8 +119,8 @@ async def postgres(database_url: str) -> list[tuple[str, float]]:
     conninfo = "postgresql://" + database_url.split("://", 1)[1]
     results = []
     for label, check in (
-        ("with check=check_connection (as the service)", AsyncConnectionPool.check_connection),
-        ("without a check per checkout", None),
+        ("with check=check_connection on every checkout", AsyncConnectionPool.check_connection),
+        ("without a check (as the service under load)", None),
     ):
         pool: AsyncConnectionPool = AsyncConnectionPool(
             conninfo, kwargs={"autocommit": True}, min_size=1, max_size=1, check=check, open=False
