@@ -15,8 +15,14 @@ import pulumi_kubernetes as k8s
 import yaml  # type: ignore[import-untyped]
 
 from k8s_objects import Cluster, container_security, http_probe, pod_security, resources, secret
-from monitoring import EXPORTER_PORT, NOBODY_UID, ReceiverSecrets, grafana_admin_password
-from rendering import ALERTMANAGER_SECRETS_DIR, DATASOURCE_UID, AlertReceivers, alertmanager_files
+from monitoring import (
+    EXPORTER_PORT,
+    NOBODY_UID,
+    ReceiverSecrets,
+    grafana_admin_password,
+    rendered_alertmanager_files,
+)
+from rendering import ALERTMANAGER_SECRETS_DIR, DATASOURCE_UID
 from repository import MonitoringSources
 from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT
 
@@ -146,22 +152,10 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         """The rendered configuration, and the webhook's token as a file beside it, where the
         Prometheus Operator mounts a Secret listed in the Alertmanager's `secrets`."""
         args = self._args
-        receivers = args.receivers
         files_name = f"{args.name_prefix}-alertmanager-files"
         token_file = f"{ALERTMANAGER_SECRETS_DIR}/{files_name}/{WEBHOOK_TOKEN_KEY}"
-        rendered = pulumi.Output.all(
-            receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
-        ).apply(
-            lambda v: alertmanager_files(
-                args.sources.alertmanager,
-                AlertReceivers(
-                    telegram_bot_token=v[0],
-                    telegram_chat_id=receivers.telegram_chat_id,
-                    webhook_url=v[1],
-                    webhook_token=v[2],
-                ),
-                token_file=token_file,
-            )
+        rendered = rendered_alertmanager_files(
+            args.sources.alertmanager, args.receivers, token_file
         )
         self.alertmanager_config: pulumi.Output[str] = rendered.apply(lambda f: f.config)
         config = secret(

@@ -170,19 +170,7 @@ class Monitoring(pulumi.ComponentResource):
     def _alertmanager(self) -> docker.Container:
         args = self._args
         receivers = args.receivers
-        files: pulumi.Output[AlertmanagerFiles] = pulumi.Output.all(
-            receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
-        ).apply(
-            lambda v: alertmanager_files(
-                args.sources.alertmanager,
-                AlertReceivers(
-                    telegram_bot_token=v[0],
-                    telegram_chat_id=receivers.telegram_chat_id,
-                    webhook_url=v[1],
-                    webhook_token=v[2],
-                ),
-            )
-        )
+        files = rendered_alertmanager_files(args.sources.alertmanager, receivers)
         uploads = [
             secret_file(ALERTMANAGER_CONFIG, files.apply(lambda f: f.config), owner=NOBODY_UID)
         ]
@@ -322,6 +310,26 @@ class Monitoring(pulumi.ComponentResource):
             healthcheck=healthcheck(wget_probe(f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
             depends_on=[self.prometheus],
         )
+
+
+def rendered_alertmanager_files(
+    source: str, receivers: ReceiverSecrets, token_file: str = WEBHOOK_TOKEN_FILE
+) -> pulumi.Output[AlertmanagerFiles]:
+    """alerts/alertmanager.yml with the stack's receivers, once their secrets resolve."""
+    return pulumi.Output.all(
+        receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
+    ).apply(
+        lambda v: alertmanager_files(
+            source,
+            AlertReceivers(
+                telegram_bot_token=v[0],
+                telegram_chat_id=receivers.telegram_chat_id,
+                webhook_url=v[1],
+                webhook_token=v[2],
+            ),
+            token_file=token_file,
+        )
+    )
 
 
 def grafana_admin_password(
