@@ -120,7 +120,6 @@ class KubernetesBackups(pulumi.ComponentResource):
             writer="restore-drill",
             deadline_seconds=6 * 3600,
         )
-        self.metrics_port = BACKUP_METRICS_PORT
         self.register_outputs({"claim": self.claim.metadata.name, "service": self.metrics_name})
 
     def _pod(self, writer: str) -> ServicePod:

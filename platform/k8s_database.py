@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from k8s_objects import Cluster, secret
-from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT, database_url
+from service_env import DATABASE_NAME, DATABASE_USER, database_url
 
 CNPG_CHART = "cloudnative-pg"
 CNPG_CHART_VERSION = "0.23.0"  # operator 1.25.0
@@ -121,7 +121,6 @@ class KubernetesDatabase(pulumi.ComponentResource):
         )
         # CloudNativePG's Service that always leads to the current primary.
         self.host = f"{args.name}-rw"
-        self.port = POSTGRES_PORT
         self.password = password
         self.url: pulumi.Output[str] = pulumi.Output.secret(
             password.apply(lambda value: database_url(self.host, value))

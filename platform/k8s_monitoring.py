@@ -77,6 +77,8 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         self._cluster = cluster = args.cluster
         prefix = args.name_prefix
         self.release_name = f"{prefix}-monitoring"
+        self._alertmanager_config_name = f"{prefix}-alertmanager-config"
+        self._alertmanager_files_name = f"{prefix}-alertmanager-files"
         # The chart cuts the names it derives its objects' names from at 26 characters.
         self.fullname = self.release_name[:26].rstrip("-")
 
@@ -152,7 +154,7 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         """The rendered configuration, and the webhook's token as a file beside it, where the
         Prometheus Operator mounts a Secret listed in the Alertmanager's `secrets`."""
         args = self._args
-        files_name = f"{args.name_prefix}-alertmanager-files"
+        files_name = self._alertmanager_files_name
         token_file = f"{ALERTMANAGER_SECRETS_DIR}/{files_name}/{WEBHOOK_TOKEN_KEY}"
         rendered = rendered_alertmanager_files(
             args.sources.alertmanager, args.receivers, token_file
@@ -162,7 +164,7 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             f"{self._name}-alertmanager-config",
             self._cluster,
             self,
-            name=f"{args.name_prefix}-alertmanager-config",
+            name=self._alertmanager_config_name,
             component="alertmanager",
             data={ALERTMANAGER_CONFIG_KEY: self.alertmanager_config},
         )
@@ -174,12 +176,10 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             component="alertmanager",
             data={WEBHOOK_TOKEN_KEY: rendered.apply(lambda f: f.secret_files.get(token_file, ""))},
         )
-        self._alertmanager_names = (f"{args.name_prefix}-alertmanager-config", files_name)
         return [config, files]
 
     def _chart_values(self) -> dict[str, Any]:
         args = self._args
-        config_secret, files_secret = self._alertmanager_names
         job_is = [{"action": "replace", "targetLabel": "job", "replacement": PROMETHEUS_JOB}]
         return {
             "fullnameOverride": self.fullname,
@@ -206,8 +206,8 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             "alertmanager": {
                 "alertmanagerSpec": {
                     "useExistingSecret": True,
-                    "configSecret": config_secret,
-                    "secrets": [files_secret],
+                    "configSecret": self._alertmanager_config_name,
+                    "secrets": [self._alertmanager_files_name],
                 },
             },
             "grafana": {
