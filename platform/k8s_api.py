@@ -21,6 +21,7 @@ from k8s_objects import (
     resources,
     scratch_volume,
     secret,
+    service,
 )
 from rendering import MAX_BODY
 from service_env import API_PORT, RATE_LIMIT_STORE_COMMAND, REDIS_PORT, rate_limit_storage_url
@@ -159,18 +160,14 @@ class KubernetesApi(pulumi.ComponentResource):
                 ignore_changes=["spec.replicas"],
             ),
         )
-        self.service = k8s.core.v1.Service(
+        self.service = service(
             f"{name}-service",
-            metadata=cluster.metadata(self.name, "api"),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                selector=cluster.selector(self.name),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name=HTTP_PORT_NAME, port=API_PORT, target_port=HTTP_PORT_NAME
-                    )
-                ],
-            ),
-            opts=cluster.options(self),
+            cluster,
+            self,
+            name=self.name,
+            component="api",
+            port_name=HTTP_PORT_NAME,
+            port=API_PORT,
         )
         self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-autoscaler",
@@ -253,16 +250,14 @@ class KubernetesApi(pulumi.ComponentResource):
             ),
             opts=cluster.options(self),
         )
-        k8s.core.v1.Service(
+        service(
             f"{name}-redis-service",
-            metadata=cluster.metadata(redis_name, "rate-limit-store"),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                selector=cluster.selector(redis_name),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(name="redis", port=REDIS_PORT, target_port="redis")
-                ],
-            ),
-            opts=cluster.options(self),
+            cluster,
+            self,
+            name=redis_name,
+            component="rate-limit-store",
+            port_name="redis",
+            port=REDIS_PORT,
         )
         return deployment
 

@@ -22,6 +22,7 @@ from k8s_objects import (
     http_probe,
     resources,
     secret,
+    service,
 )
 from service_env import BACKUP_DIR, BACKUP_METRICS_PORT
 
@@ -89,20 +90,14 @@ class KubernetesBackups(pulumi.ComponentResource):
 
         self.metrics_name = f"{self.name}-metrics"
         self.metrics = self._metrics_server(name)
-        self.service = k8s.core.v1.Service(
+        self.service = service(
             f"{name}-service",
-            metadata=cluster.metadata(self.metrics_name, "backup"),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                selector=cluster.selector(self.metrics_name),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name=METRICS_PORT_NAME,
-                        port=BACKUP_METRICS_PORT,
-                        target_port=METRICS_PORT_NAME,
-                    )
-                ],
-            ),
-            opts=cluster.options(self),
+            cluster,
+            self,
+            name=self.metrics_name,
+            component="backup",
+            port_name=METRICS_PORT_NAME,
+            port=BACKUP_METRICS_PORT,
         )
         self.backup = self._cron_job(
             f"{name}-backup",

@@ -14,7 +14,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml  # type: ignore[import-untyped]
 
-from k8s_objects import Cluster, container_security, http_probe, pod_security, resources, secret
+from k8s_objects import (
+    Cluster,
+    container_security,
+    http_probe,
+    pod_security,
+    resources,
+    secret,
+    service,
+)
 from monitoring import (
     EXPORTER_PORT,
     NOBODY_UID,
@@ -315,17 +323,13 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             ),
             opts=cluster.options(self, depends_on=list(args.depends_on)),
         )
-        k8s.core.v1.Service(
+        service(
             f"{self._name}-postgres-exporter-service",
-            metadata=cluster.metadata(name, "postgres-exporter"),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                selector=cluster.selector(name),
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="metrics", port=EXPORTER_PORT, target_port="metrics"
-                    )
-                ],
-            ),
-            opts=cluster.options(self),
+            cluster,
+            self,
+            name=name,
+            component="postgres-exporter",
+            port_name="metrics",
+            port=EXPORTER_PORT,
         )
         return deployment

@@ -134,6 +134,28 @@ def scratch_volume(name: str, size_mb: int = 64) -> k8s.core.v1.VolumeArgs:
     )
 
 
+def service(
+    resource_name: str,
+    cluster: Cluster,
+    parent: pulumi.Resource,
+    *,
+    name: str,
+    component: str,
+    port_name: str,
+    port: int,
+) -> k8s.core.v1.Service:
+    """The Service in front of the pods of `name`, on one named port of theirs."""
+    return k8s.core.v1.Service(
+        resource_name,
+        metadata=cluster.metadata(name, component),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            selector=cluster.selector(name),
+            ports=[k8s.core.v1.ServicePortArgs(name=port_name, port=port, target_port=port_name)],
+        ),
+        opts=cluster.options(parent),
+    )
+
+
 def secret(
     resource_name: str,
     cluster: Cluster,
