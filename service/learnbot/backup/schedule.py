@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from croniter import croniter  # type: ignore[import-untyped]
@@ -63,17 +64,14 @@ def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
     backups = list_backups(settings.backup_dir)
     metrics.observe_backups(backups)
     metrics.LAST_ATTEMPT.set(backups[-1].taken_at.timestamp() if backups else 0)
-    server, thread = start_http_server(
-        settings.metrics_port, settings.metrics_host, registry=exposition_registry()
-    )
-    log.info(
-        "backup job started: backups on '%s', restore drills on '%s', metrics on %s:%d",
-        settings.schedule,
-        settings.drill_schedule,
-        settings.metrics_host,
-        settings.metrics_port,
-    )
-    try:
+    with _metrics_served(settings, "backup job stopped"):
+        log.info(
+            "backup job started: backups on '%s', restore drills on '%s', metrics on %s:%d",
+            settings.schedule,
+            settings.drill_schedule,
+            settings.metrics_host,
+            settings.metrics_port,
+        )
         backup_at, drill_at = first_runs(settings, _now())
         log.info("next backup at %s, next drill at %s", backup_at.isoformat(), drill_at.isoformat())
         while not stop.is_set():
@@ -87,11 +85,6 @@ def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
             else:
                 wait = (min(backup_at, drill_at) - now).total_seconds()
                 stop.wait(min(wait, _LONGEST_WAIT_SECONDS))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        log.info("backup job stopped")
 
 
 def serve_metrics(settings: BackupSettings, stop: threading.Event) -> None:
@@ -103,25 +96,32 @@ def serve_metrics(settings: BackupSettings, stop: threading.Event) -> None:
             MULTIPROC_DIR_VARIABLE,
             "a folder shared with the `backup run --once` runs; 'backup metrics' needs it",
         )
-    server, thread = start_http_server(
-        settings.metrics_port, settings.metrics_host, registry=exposition_registry()
-    )
-    log.info(
-        "serving backup metrics of %s on %s:%d",
-        settings.backup_dir,
-        settings.metrics_host,
-        settings.metrics_port,
-    )
-    try:
+    with _metrics_served(settings, "backup metrics stopped"):
+        log.info(
+            "serving backup metrics of %s on %s:%d",
+            settings.backup_dir,
+            settings.metrics_host,
+            settings.metrics_port,
+        )
         while True:
             metrics.observe_backups(list_backups(settings.backup_dir))
             if stop.wait(REFRESH_SECONDS):
                 break
+
+
+@contextmanager
+def _metrics_served(settings: BackupSettings, stopped: str) -> Iterator[None]:
+    """The job's metrics on BACKUP_METRICS_HOST:BACKUP_METRICS_PORT while the block runs."""
+    server, thread = start_http_server(
+        settings.metrics_port, settings.metrics_host, registry=exposition_registry()
+    )
+    try:
+        yield
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-        log.info("backup metrics stopped")
+        log.info(stopped)
 
 
 def _guarded(
