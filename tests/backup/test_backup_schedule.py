@@ -302,13 +302,8 @@ def test_a_metrics_writer_name_must_be_a_plain_name(backup_dir: Path, tmp_path: 
 
 
 def test_metrics_of_runs_started_elsewhere_need_a_shared_folder(backup_dir: Path) -> None:
-    result = subprocess.run(
-        [*ENTRY, "backup", "metrics"],
-        env=backup_env(backup_dir, BACKUP_METRICS_PORT=str(free_port())),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    result = learnbot_backup(
+        "metrics", env=backup_env(backup_dir, BACKUP_METRICS_PORT=str(free_port()))
     )
 
     assert result.returncode == 2

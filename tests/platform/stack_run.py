@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 import runpy
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,18 @@ COMPONENTS = {
     "backups": "learnbot:platform:Backups",
     "monitoring": "learnbot:platform:Monitoring",
 }
+
+
+def assert_command_exists(command: Sequence[str]) -> None:
+    """The installed service answers `<command> --help`: a container may run it."""
+    result = subprocess.run(
+        [sys.executable, "-m", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def jobs_the_rules_select() -> set[str]:
