@@ -78,7 +78,6 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.container],
         ),
     )
-    alerts = settings.alerts
     monitoring = Monitoring(
         "monitoring",
         MonitoringArgs(
@@ -95,12 +94,7 @@ def deploy(settings: StackConfig) -> Stack:
             ],
             database_host=database.host,
             database_password=database.password,
-            receivers=ReceiverSecrets(
-                telegram_bot_token=secret(alerts.telegram_bot_token),
-                telegram_chat_id=alerts.telegram_chat_id,
-                webhook_url=secret(alerts.webhook_url),
-                webhook_token=secret(alerts.webhook_token),
-            ),
+            receivers=ReceiverSecrets.of(settings.alerts),
             bind_address=settings.bind_address,
             grafana_port=settings.grafana_port,
             prometheus_port=settings.prometheus_port,

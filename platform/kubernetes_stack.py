@@ -93,7 +93,6 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.cluster],
         ),
     )
-    alerts = settings.alerts
     monitoring = KubernetesMonitoring(
         "monitoring",
         KubernetesMonitoringArgs(
@@ -109,12 +108,7 @@ def deploy(settings: StackConfig) -> Stack:
             exporter_image=images["postgresExporterImage"],
             database_host=database.host,
             database_secret=database.secret.metadata.name,
-            receivers=ReceiverSecrets(
-                telegram_bot_token=secret(alerts.telegram_bot_token),
-                telegram_chat_id=alerts.telegram_chat_id,
-                webhook_url=secret(alerts.webhook_url),
-                webhook_token=secret(alerts.webhook_token),
-            ),
+            receivers=ReceiverSecrets.of(settings.alerts),
             grafana_admin_password=secret(settings.grafana_admin_password),
             external_labels={"stack": pulumi.get_stack()},
             depends_on=[database.cluster],

@@ -31,6 +31,8 @@ from rendering import (
 )
 from repository import MonitoringSources
 from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT
+from stack import secret
+from stack_config import AlertReceiverConfig
 
 # The job names the rules in alerts/ select on.
 API_JOB = "learnbot-api"
@@ -65,6 +67,16 @@ class ReceiverSecrets:
     telegram_chat_id: int | None = None
     webhook_url: pulumi.Input[str] | None = field(default=None, repr=False)
     webhook_token: pulumi.Input[str] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, config: AlertReceiverConfig) -> ReceiverSecrets:
+        """The stack's alert receivers, their secrets kept secret in Pulumi."""
+        return cls(
+            telegram_bot_token=secret(config.telegram_bot_token),
+            telegram_chat_id=config.telegram_chat_id,
+            webhook_url=secret(config.webhook_url),
+            webhook_token=secret(config.webhook_token),
+        )
 
 
 @dataclass(frozen=True, slots=True)
