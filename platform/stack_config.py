@@ -341,16 +341,21 @@ def _matching(
     return value
 
 
-def _bot_token(key: str, raw: str) -> str:
-    if not _BOT_TOKEN.fullmatch(raw):
-        raise StackConfigError(key, "a bot token as BotFather gives it: <bot id>:<secret>")
-    return raw
+def _matching_pattern(pattern: re.Pattern[str], rule: str) -> Callable[[str, str], str]:
+    """A check that the whole value matches pattern, refusing it with rule."""
+
+    def check(key: str, raw: str) -> str:
+        if not pattern.fullmatch(raw):
+            raise StackConfigError(key, rule)
+        return raw
+
+    return check
 
 
-def _sentry_dsn(key: str, raw: str) -> str:
-    if not _SENTRY_DSN.fullmatch(raw):
-        raise StackConfigError(key, "a DSN as Sentry shows it: https://<key>@<host>/<project id>")
-    return raw
+_bot_token = _matching_pattern(_BOT_TOKEN, "a bot token as BotFather gives it: <bot id>:<secret>")
+_sentry_dsn = _matching_pattern(
+    _SENTRY_DSN, "a DSN as Sentry shows it: https://<key>@<host>/<project id>"
+)
 
 
 def _password(minimum: int) -> Callable[[str, str], str]:
@@ -532,10 +537,7 @@ def _http_url(example: str) -> Callable[[str, str], str]:
     return check
 
 
-def _region(key: str, raw: str) -> str:
-    if not _REGION.fullmatch(raw):
-        raise StackConfigError(key, "an S3 region name such as eu-central-1")
-    return raw
+_region = _matching_pattern(_REGION, "an S3 region name such as eu-central-1")
 
 
 def _non_empty(key: str, raw: str) -> str:
@@ -624,15 +626,6 @@ def _target(values: Mapping[str, str]) -> str:
     return target
 
 
-def _dns_name(pattern: re.Pattern[str], rule: str) -> Callable[[str, str], str]:
-    def check(key: str, raw: str) -> str:
-        if not pattern.fullmatch(raw):
-            raise StackConfigError(key, rule)
-        return raw
-
-    return check
-
-
 _SUBDOMAIN_RULE = "a Kubernetes object name: lower-case letters, digits, - and ., up to 253"
 
 
@@ -684,7 +677,7 @@ def _kubernetes(
             "apiMaxReplicas",
             f"at least learnbot:apiReplicas ({replicas}), the autoscaler's lower bound",
         )
-    subdomain = _dns_name(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE)
+    subdomain = _matching_pattern(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE)
     return KubernetesConfig(
         namespace=namespace,
         host=host,
