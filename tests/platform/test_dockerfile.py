@@ -116,7 +116,10 @@ def test_environment_healthcheck_and_command() -> None:
 def test_the_build_context_is_what_the_wheel_is_built_from() -> None:
     files = context_files()
     assert "pyproject.toml" in files
-    assert "README.md" in files
+    assert "service/README.md" in files
+    # The manual and the rest of the checkout are no part of the image: editing them rebuilds nothing.
+    assert "README.md" not in files
+    assert {f.split("/")[0] for f in files} == {"pyproject.toml", "LICENSE", "service"}
     assert "service/learnbot/cli.py" in files
     assert any(f.startswith("service/learnbot/locales/") and f.endswith(".po") for f in files)
     assert any(f.startswith("service/learnbot/storage/migrations/") for f in files)
@@ -125,3 +128,13 @@ def test_the_build_context_is_what_the_wheel_is_built_from() -> None:
     rules = ignore_rules()
     for path in (".git/config", ".venv/bin/python", "var/learnbot.db", "Pulumi.dev.yaml"):
         assert is_excluded(path, rules), path
+
+
+def test_the_build_needs_no_frontend_image_from_a_registry() -> None:
+    # A `# syntax=` directive makes BuildKit pull a frontend image before building anything.
+    directives = [
+        line
+        for line in DOCKERFILE.read_text().splitlines()
+        if re.match(r"#\s*syntax\s*=", line, re.IGNORECASE)
+    ]
+    assert directives == []
