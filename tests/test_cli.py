@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from learnbot.auth import verify_init_data
 from learnbot.settings import DEVELOPMENT_BOT_TOKEN
-from service_process import BOT_TOKEN, server_env, start_server
+from service_process import BOT_TOKEN, Server, server_env, start_server
 
 
 def learnbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -126,3 +127,60 @@ def test_serves_with_several_workers(tmp_path: Path) -> None:
             assert httpx.get(server.url + "/ready").status_code == 200
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_production_waits_to_listen_until_the_schema_is_current(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A replica of a rolling deploy: it listens only once `learnbot migrate` has run elsewhere.
+    env = server_env(database_url, APP_ENV="production", MIGRATIONS_WAIT_SECONDS="120")
+    log_path = tmp_path / "s.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "learnbot", "serve"],
+            env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **env},
+            cwd=tmp_path,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    server = Server(process, f"http://127.0.0.1:{env['PORT']}", log_path)
+    url = server.url + "/ready"
+    try:
+        time.sleep(3)
+        assert process.poll() is None, log_path.read_text()
+        try:
+            httpx.get(url, timeout=1)
+            raise AssertionError("listened before the migrations were applied")
+        except httpx.TransportError:
+            pass
+        migrated = learnbot("migrate", env=env, cwd=tmp_path)
+        assert migrated.returncode == 0, migrated.stderr
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(url, timeout=1).status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+    finally:
+        server.stop()
+
+
+def test_production_gives_up_waiting_for_the_schema_with_a_message(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    env = server_env(sqlite_url, APP_ENV="production", MIGRATIONS_WAIT_SECONDS="1")
+    result = learnbot("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "MIGRATIONS_WAIT_SECONDS=1" in result.stderr
+    assert "learnbot migrate" in result.stderr
+
+
+def test_migrations_wait_seconds_is_checked() -> None:
+    from learnbot.settings import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="MIGRATIONS_WAIT_SECONDS"):
+        Settings.from_env({"MIGRATIONS_WAIT_SECONDS": "-1"})

@@ -67,6 +67,33 @@ def migrate(settings: Settings) -> None:
         log.info("database schema is current")
 
 
+async def _schema_is_current(settings: Settings) -> bool:
+    """Whether the schema has every migration this release knows (or a later one's)."""
+    store = open_store(settings.database_url, timeout=settings.database_timeout_seconds)
+    try:
+        await store.open()
+        state = await store.migration_state()
+    except StorageError:
+        return False
+    finally:
+        await store.close()
+    return state.applied >= state.latest
+
+
+def wait_for_schema(settings: Settings) -> None:
+    """Listens only once the migrations are applied: a proxy that sends requests to every
+    listening replica must not reach new code on an old schema."""
+    deadline = time.monotonic() + settings.migrations_wait_seconds
+    while not asyncio.run(_schema_is_current(settings)):
+        if time.monotonic() >= deadline:
+            raise StorageError(
+                f"the schema was not current after MIGRATIONS_WAIT_SECONDS="
+                f"{settings.migrations_wait_seconds}: run 'learnbot migrate'"
+            )
+        log.info("waiting for the database schema to be current ('learnbot migrate')")
+        time.sleep(1)
+
+
 def serve(settings: Settings) -> None:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
@@ -78,6 +105,8 @@ def serve(settings: Settings) -> None:
         )
     if settings.app_env == "development":
         migrate(settings)
+    elif settings.migrations_wait_seconds:
+        wait_for_schema(settings)
     _prepare_metrics_dir()
     loader = AppLoader(factory=app_from_environment)
     app = loader.load()

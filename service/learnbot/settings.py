@@ -54,6 +54,7 @@ class Settings:
     app_env: AppEnv = "development"
     database_pool_size: int = 10
     database_timeout_seconds: float = 3.0
+    migrations_wait_seconds: int = 0
     uses_development_token: bool = False
     log_format: LogFormat = "json"
     sentry_dsn: str | None = field(default=None, repr=False)
@@ -100,6 +101,7 @@ class Settings:
             app_env=app_env,
             database_pool_size=int_setting(env, "DATABASE_POOL_SIZE", 10, 1, 200),
             database_timeout_seconds=float(int_setting(env, "DATABASE_TIMEOUT_SECONDS", 3, 1, 60)),
+            migrations_wait_seconds=int_setting(env, "MIGRATIONS_WAIT_SECONDS", 0, 0, 86400),
             uses_development_token=uses_development_token,
             log_format="console"
             if choice_setting(env, "LOG_FORMAT", LOG_FORMATS, "json") == "console"
