@@ -1,6 +1,6 @@
-"""The service: its image built from service/Dockerfile, the migrations run once, the API
-containers with the Redis their rate limits share, and the nginx proxy in front of them, the
-stack's single public entry point."""
+"""The service: its image built from service/Dockerfile, the migrations, the API containers
+with the Redis their rate limits share, and the nginx proxy in front of them, the stack's
+single public entry point."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from containers import (
     healthcheck,
     plain_file,
     published_url,
+    pulled_image,
     python_probe,
     run_container,
     wget_probe,
@@ -26,6 +27,8 @@ from service_env import API_PORT, RATE_LIMIT_STORE_COMMAND, rate_limit_storage_u
 
 PROXY_PORT = 8080
 PROXY_HEALTH_PORT = 8081
+# How long a new replica waits for `learnbot migrate` before it exits and Docker restarts it.
+MIGRATIONS_WAIT_SECONDS = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,124 +54,26 @@ class Api(pulumi.ComponentResource):
         self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("learnbot:platform:Api", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        prefix = args.name_prefix
-        self.image = docker.Image(
-            f"{name}-image",
-            image_name=f"{prefix}:{args.image_tag}",
-            build=docker.DockerBuildArgs(
-                context=str(args.repository_root),
-                dockerfile=str(args.repository_root / DOCKERFILE),
-                args={"APP_REVISION": args.image_tag},
-            ),
-            skip_push=True,
-            opts=child,
-        )
+        self._name, self._args = name, args
+        self.image = self._build_image()
         # The local image's id: a rebuilt image replaces the containers that run it.
         self.image_ref: pulumi.Output[str] = self.image.repo_digest
-
-        # Rate-limit counters shared by every worker of every replica.
-        redis_image = docker.RemoteImage(
-            f"{name}-redis-image", name=args.redis_image, keep_locally=True, opts=child
-        )
-        self.rate_limit_store = run_container(
-            f"{name}-redis",
-            parent=self,
-            name=f"{prefix}-redis",
-            image=redis_image.image_id,
-            component="rate-limit-store",
-            network=args.network,
-            memory_mb=64,
-            command=list(RATE_LIMIT_STORE_COMMAND),
-            healthcheck=healthcheck(["redis-cli", "ping"], interval="10s"),
-        )
+        self.rate_limit_store = self._rate_limit_store()
         envs = environment(
             {
                 **args.environment,
-                "RATE_LIMIT_STORAGE_URL": rate_limit_storage_url(f"{prefix}-redis"),
+                "RATE_LIMIT_STORAGE_URL": rate_limit_storage_url(f"{args.name_prefix}-redis"),
             },
             args.secret_environment,
         )
-
-        self.migration = run_container(
-            f"{name}-migrate",
-            parent=self,
-            name=f"{prefix}-migrate",
-            image=self.image_ref,
-            component="migrate",
-            network=args.network,
-            memory_mb=256,
-            command=["learnbot", "migrate"],
-            envs=envs,
-            # Runs once per release: Pulumi waits for it to exit and keeps its log.
-            restart="no",
-            must_run=False,
-            attach=True,
-            logs=True,
-            depends_on=args.depends_on,
-        )
-        migrated = pulumi.Output.all(self.migration.id, self.migration.exit_code).apply(
-            lambda v: _require_success(v[0], v[1], f"{prefix}-migrate")
-        )
-
-        self.containers: list[docker.Container] = [
-            run_container(
-                f"{name}-{index}",
-                parent=self,
-                name=f"{prefix}-api-{index}",
-                image=self.image_ref,
-                component="api",
-                network=args.network,
-                memory_mb=args.memory_mb,
-                command=["learnbot", "serve"],
-                envs=envs,
-                labels={"learnbot.migrated-by": migrated},
-                healthcheck=healthcheck(python_probe(f"http://127.0.0.1:{API_PORT}/ready")),
-                wait=True,
-                wait_timeout=120,
-                destroy_grace_seconds=30,
-                depends_on=[self.migration, self.rate_limit_store],
-            )
-            for index in range(1, args.replicas + 1)
-        ]
-        self.upstreams: pulumi.Output[list[str]] = pulumi.Output.all(
-            *(c.name for c in self.containers)
-        ).apply(lambda names: [f"{n}:{API_PORT}" for n in names])
-        self.proxy_config: pulumi.Output[str] = self.upstreams.apply(
-            lambda servers: nginx_config(
-                servers, listen_port=PROXY_PORT, health_port=PROXY_HEALTH_PORT
+        self.migration = self._migration(envs)
+        self.containers = self._replicas(envs)
+        self.proxy_config: pulumi.Output[str] = pulumi.Output.from_input(
+            nginx_config(
+                self.service_alias, API_PORT, listen_port=PROXY_PORT, health_port=PROXY_HEALTH_PORT
             )
         )
-
-        proxy_image = docker.RemoteImage(
-            f"{name}-proxy-image", name=args.proxy_image, keep_locally=True, opts=child
-        )
-        self.proxy = run_container(
-            f"{name}-proxy",
-            parent=self,
-            name=f"{prefix}-proxy",
-            image=proxy_image.image_id,
-            component="proxy",
-            network=args.network,
-            memory_mb=args.proxy_memory_mb,
-            uploads=[plain_file("/etc/nginx/nginx.conf", self.proxy_config)],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=PROXY_PORT, external=args.published_port, ip=args.bind_address
-                )
-            ],
-            # nginx resolves the API containers' names when it starts: new API containers
-            # (new addresses) get a new proxy.
-            labels={
-                "learnbot.upstreams": pulumi.Output.all(*(c.id for c in self.containers)).apply(
-                    ",".join
-                )
-            },
-            healthcheck=healthcheck(wget_probe(f"http://127.0.0.1:{PROXY_HEALTH_PORT}/healthz")),
-            wait=True,
-            wait_timeout=60,
-            depends_on=self.containers,
-        )
+        self.proxy = self._proxy()
         self.url = published_url(args.bind_address, args.published_port)
         self.register_outputs(
             {
@@ -179,11 +84,111 @@ class Api(pulumi.ComponentResource):
             }
         )
 
+    @property
+    def service_alias(self) -> str:
+        """The name every replica answers to on the stack's network; the proxy resolves it."""
+        return f"{self._args.name_prefix}-api"
 
-def _require_success(container_id: str, exit_code: int | None, name: str) -> str:
-    if exit_code not in (0, None):
-        raise RuntimeError(
-            f"`learnbot migrate` exited {exit_code}; the API was not started. "
-            f"Read `docker logs {name}`, fix the cause and run `pulumi up` again."
+    def _build_image(self) -> docker.Image:
+        args = self._args
+        return docker.Image(
+            f"{self._name}-image",
+            image_name=f"{args.name_prefix}:{args.image_tag}",
+            build=docker.DockerBuildArgs(
+                context=str(args.repository_root),
+                dockerfile=str(args.repository_root / DOCKERFILE),
+                args={"APP_REVISION": args.image_tag},
+            ),
+            skip_push=True,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-    return container_id
+
+    def _rate_limit_store(self) -> docker.Container:
+        """Rate-limit counters shared by every worker of every replica."""
+        args = self._args
+        return run_container(
+            f"{self._name}-redis",
+            parent=self,
+            name=f"{args.name_prefix}-redis",
+            image=pulled_image(f"{self._name}-redis-image", args.redis_image, self),
+            component="rate-limit-store",
+            network=args.network,
+            memory_mb=64,
+            command=list(RATE_LIMIT_STORE_COMMAND),
+            healthcheck=healthcheck(["redis-cli", "ping"], interval_s=10),
+        )
+
+    def _migration(self, envs: list[pulumi.Input[str]]) -> docker.Container:
+        """`learnbot migrate`, once per image. Docker runs it again until it succeeds, so a
+        failure (the database not there yet, or down) heals without a new deploy; nothing reads
+        its exit code, which Pulumi's state would keep forever."""
+        args = self._args
+        return run_container(
+            f"{self._name}-migrate",
+            parent=self,
+            name=f"{args.name_prefix}-migrate",
+            image=self.image_ref,
+            component="migrate",
+            network=args.network,
+            memory_mb=256,
+            command=["learnbot", "migrate"],
+            envs=envs,
+            restart="on-failure",
+            must_run=False,
+            depends_on=args.depends_on,
+        )
+
+    def _replicas(self, envs: list[pulumi.Input[str]]) -> list[docker.Container]:
+        """One replica at a time: each waits for the one before it to be healthy (serving on the
+        current schema), so the proxy always has one to send requests to."""
+        args = self._args
+        replicas: list[docker.Container] = []
+        before: list[pulumi.Resource] = [self.migration, self.rate_limit_store]
+        for index in range(1, args.replicas + 1):
+            replica = run_container(
+                f"{self._name}-{index}",
+                parent=self,
+                name=f"{args.name_prefix}-api-{index}",
+                image=self.image_ref,
+                component="api",
+                network=args.network,
+                aliases=[self.service_alias],
+                memory_mb=args.memory_mb,
+                command=["learnbot", "serve"],
+                envs=[f"MIGRATIONS_WAIT_SECONDS={MIGRATIONS_WAIT_SECONDS}", *envs],
+                healthcheck=healthcheck(
+                    python_probe(f"http://127.0.0.1:{API_PORT}/ready"), interval_s=5
+                ),
+                wait=True,
+                wait_timeout=300,
+                # In-flight requests finish before the old replica goes.
+                destroy_grace_seconds=30,
+                depends_on=before,
+            )
+            replicas.append(replica)
+            before = [replica]
+        return replicas
+
+    def _proxy(self) -> docker.Container:
+        """nginx finds the replicas through the network's DNS at every request, so new replicas
+        need no new proxy."""
+        args = self._args
+        return run_container(
+            f"{self._name}-proxy",
+            parent=self,
+            name=f"{args.name_prefix}-proxy",
+            image=pulled_image(f"{self._name}-proxy-image", args.proxy_image, self),
+            component="proxy",
+            network=args.network,
+            memory_mb=args.proxy_memory_mb,
+            uploads=[plain_file("/etc/nginx/nginx.conf", self.proxy_config)],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=PROXY_PORT, external=args.published_port, ip=args.bind_address
+                )
+            ],
+            healthcheck=healthcheck(wget_probe(f"http://127.0.0.1:{PROXY_HEALTH_PORT}/healthz")),
+            wait=True,
+            wait_timeout=60,
+            depends_on=self.containers,
+        )

@@ -16,20 +16,34 @@ LOG_OPTS = {"max-size": "10m", "max-file": "5"}
 COMPONENT_LABEL = "learnbot.component"
 
 
+def go_duration(seconds: int) -> str:
+    """A duration as the Docker provider reads it back (Go's time.Duration): any other
+    spelling, such as "60s" for "1m0s", shows as a change in every preview."""
+    if seconds < 0:
+        raise ValueError("a duration is not negative")
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
 def healthcheck(
     command: Sequence[str],
     *,
-    interval: str = "15s",
-    timeout: str = "5s",
+    interval_s: int = 15,
+    timeout_s: int = 5,
     retries: int = 3,
-    start_period: str = "30s",
+    start_period_s: int = 30,
 ) -> docker.ContainerHealthcheckArgs:
     return docker.ContainerHealthcheckArgs(
         tests=["CMD", *command],
-        interval=interval,
-        timeout=timeout,
+        interval=go_duration(interval_s),
+        timeout=go_duration(timeout_s),
         retries=retries,
-        start_period=start_period,
+        start_period=go_duration(start_period_s),
     )
 
 
@@ -72,6 +86,17 @@ def plain_file(path: str, content: pulumi.Input[str]) -> docker.ContainerUploadA
     return docker.ContainerUploadArgs(file=path, content=content, permissions="0444")
 
 
+def pulled_image(resource_name: str, reference: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The id of a pinned image pulled from its registry; kept on the engine after destroy."""
+    image = docker.RemoteImage(
+        resource_name,
+        name=reference,
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return image.image_id
+
+
 def run_container(
     resource_name: str,
     *,
@@ -82,11 +107,13 @@ def run_container(
     network: pulumi.Input[str],
     memory_mb: int,
     labels: Mapping[str, pulumi.Input[str]] | None = None,
+    aliases: Sequence[str] = (),
     depends_on: Sequence[pulumi.Resource] = (),
     **arguments: Any,
 ) -> docker.Container:
-    """A named container; containers find each other by these names on the stack's network.
-    A change that needs a new container removes the old one first: two cannot share a name."""
+    """A named container; containers find each other by these names (and by the aliases that
+    several share) on the stack's network. A change that needs a new container removes the old
+    one first: two cannot share a name."""
     all_labels = {COMPONENT_LABEL: component, **(labels or {})}
     arguments.setdefault("restart", RESTART)
     return docker.Container(
@@ -94,7 +121,9 @@ def run_container(
         name=name,
         image=image,
         memory=memory_mb,
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network)],
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=network, aliases=list(aliases) or None)
+        ],
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in all_labels.items()],
         security_opts=list(SECURITY_OPTS),
         log_driver="json-file",

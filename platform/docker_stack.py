@@ -61,7 +61,7 @@ def deploy(settings: StackConfig) -> Stack:
             redis_image=images["redisImage"],
             bind_address=settings.bind_address,
             published_port=settings.proxy_port,
-            depends_on=[database.container],
+            depends_on=[database.container, database.password_setter],
         ),
     )
     backups = Backups(
@@ -97,6 +97,7 @@ def deploy(settings: StackConfig) -> Stack:
             receivers=ReceiverSecrets.of(settings.alerts),
             bind_address=settings.bind_address,
             grafana_port=settings.grafana_port,
+            grafana_root_url=settings.grafana_root_url,
             prometheus_port=settings.prometheus_port,
             grafana_admin_password=secret(settings.grafana_admin_password),
             external_labels={"stack": pulumi.get_stack()},

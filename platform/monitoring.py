@@ -15,6 +15,7 @@ from containers import (
     healthcheck,
     plain_file,
     published_url,
+    pulled_image,
     run_container,
     secret_file,
     wget_probe,
@@ -94,6 +95,7 @@ class MonitoringArgs:
     receivers: ReceiverSecrets
     bind_address: str
     grafana_port: int
+    grafana_root_url: str
     # None: Prometheus is not published; its URL is its address on the stack's network.
     prometheus_port: int | None = None
     grafana_admin_password: pulumi.Input[str] | None = field(default=None, repr=False)
@@ -120,7 +122,7 @@ class Monitoring(pulumi.ComponentResource):
             )
         )
         self.prometheus = self._prometheus()
-        self.grafana_url = published_url(args.bind_address, args.grafana_port)
+        self.grafana_url = args.grafana_root_url
         self.grafana_admin_password: pulumi.Output[str] = self._grafana_password()
         self.grafana = self._grafana()
         if args.prometheus_port is None:
@@ -136,13 +138,7 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def _image(self, part: str, reference: str) -> pulumi.Output[str]:
-        image = docker.RemoteImage(
-            f"{self._name}-{part}-image",
-            name=reference,
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return image.image_id
+        return pulled_image(f"{self._name}-{part}-image", reference, self)
 
     def _volume(self, part: str) -> docker.Volume:
         return docker.Volume(

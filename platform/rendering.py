@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,16 +183,23 @@ def _problem(status: int, title: str, detail: str, type_: str = "about:blank") -
     return f"default_type application/problem+json;\n            return {status} '{body}';"
 
 
+# Docker's DNS server on every user-defined network.
+DOCKER_DNS = "127.0.0.11"
+
+
 def nginx_config(
-    upstreams: Sequence[str], *, listen_port: int = 8080, health_port: int = 8081
+    api_host: str,
+    api_port: int,
+    *,
+    listen_port: int = 8080,
+    health_port: int = 8081,
+    resolver: str = DOCKER_DNS,
 ) -> str:
-    """The public proxy: balances over the API containers, keeps /metrics private, limits bodies
-    to the API's 64 KiB and answers its own refusals as problem documents like the API's."""
-    if not upstreams:
-        raise ValueError("the proxy needs at least one API container")
-    servers = "\n".join(
-        f"        server {address} max_fails=3 fail_timeout=10s;" for address in upstreams
-    )
+    """The public proxy: balances over every address api_host resolves to, looked up again
+    every second, so replicas replaced one at a time keep it serving; keeps /metrics private,
+    limits bodies to the API's 64 KiB and answers its own refusals as problem documents."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", api_host):
+        raise ValueError(f"the proxy needs an API host name, not {api_host!r}")
     too_large = _problem(
         413,
         "The request body is too large",
@@ -224,11 +232,10 @@ http {{
         '"bytes":$body_bytes_sent,"duration_s":$request_time,"upstream":"$upstream_addr"}}';
     access_log /dev/stdout learnbot;
 
-    upstream learnbot_api {{
-        least_conn;
-{servers}
-        keepalive 16;
-    }}
+    # A replica that is stopping refuses connections, one that is gone stops resolving: the
+    # request goes on to another address.
+    resolver {resolver} valid=1s ipv6=off;
+    resolver_timeout 2s;
 
     server {{
         listen {listen_port};
@@ -243,7 +250,8 @@ http {{
         }}
 
         location / {{
-            proxy_pass http://learnbot_api;
+            set $learnbot_api "{api_host}:{api_port}";
+            proxy_pass http://$learnbot_api;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
@@ -251,8 +259,12 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Real-IP $remote_addr;
-            proxy_next_upstream error timeout;
-            proxy_connect_timeout 2s;
+            # A stopping replica resets the connections it had not yet accepted: those requests
+            # were never handled, so even a POST goes on to another replica. The API's POSTs
+            # are idempotent or refuse a repeat (409).
+            proxy_next_upstream error timeout non_idempotent;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 1s;
             proxy_read_timeout 30s;
         }}
 

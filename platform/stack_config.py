@@ -61,6 +61,7 @@ DOCKER_KEYS = (
     "bindAddress",
     "proxyPort",
     "grafanaPort",
+    "grafanaRootUrl",
     "prometheusPort",
     "nginxImage",
     "prometheusImage",
@@ -100,6 +101,7 @@ PLAIN_KEYS = (
     "proxiesInFront",
     "proxyPort",
     "grafanaPort",
+    "grafanaRootUrl",
     "prometheusPort",
     *DEFAULT_IMAGES,
     "backupSchedule",
@@ -214,6 +216,8 @@ class StackConfig:
     proxies_in_front: int
     proxy_port: int
     grafana_port: int
+    # The URL people open Grafana at; its links and redirects use it.
+    grafana_root_url: str
     prometheus_port: int | None
     images: Mapping[str, str]
     backup: BackupConfig
@@ -268,6 +272,7 @@ def load_stack_config(
     grafana_port = _int(values, "grafanaPort", 3000, 1, 65535)
     prometheus_port = _optional(values, "prometheusPort", _whole(1, 65535))
     _check_distinct_ports(proxy_port, grafana_port, prometheus_port)
+    bind_address = _bind_address(values)
     return StackConfig(
         name_prefix=name_prefix,
         telegram_bot_token=Secret(token) if token else None,
@@ -292,10 +297,11 @@ def load_stack_config(
         database_pool_size=pool_size,
         db_password=_secret(values, "dbPassword", _password(16)),
         grafana_admin_password=_secret(values, "grafanaAdminPassword", _password(12)),
-        bind_address=_bind_address(values),
+        bind_address=bind_address,
         proxies_in_front=_int(values, "proxiesInFront", 0, 0, 4),
         proxy_port=proxy_port,
         grafana_port=grafana_port,
+        grafana_root_url=_grafana_root_url(values, bind_address, grafana_port),
         prometheus_port=prometheus_port,
         images=_images(values, KUBERNETES_DEFAULT_IMAGES if kubernetes else DEFAULT_IMAGES),
         backup=_backup(values),
@@ -465,6 +471,29 @@ def _bind_address(values: Mapping[str, str]) -> str:
             "the host IP address the proxy and Grafana are published on, such as 127.0.0.1 "
             "(behind a TLS terminator on the same host) or 0.0.0.0 (every interface)",
         ) from None
+
+
+def _grafana_root_url(values: Mapping[str, str], bind_address: str, port: int) -> str:
+    raw = values.get("grafanaRootUrl")
+    if raw is None:
+        if ipaddress.ip_address(bind_address).is_unspecified:
+            raise StackConfigError(
+                "grafanaRootUrl",
+                f"required when learnbot:bindAddress is {bind_address}: the URL people open "
+                "Grafana at, such as https://grafana.example.com or "
+                f"http://<the host's name>:{port}",
+            )
+        host = f"[{bind_address}]" if ":" in bind_address else bind_address
+        return f"http://{host}:{port}"
+    parts = urlsplit(raw)
+    _http_url("https://grafana.example.com")("grafanaRootUrl", raw)
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise StackConfigError(
+            "grafanaRootUrl",
+            "an http(s) URL without credentials, query or fragment, such as "
+            "https://grafana.example.com",
+        )
+    return raw
 
 
 def _check_distinct_ports(proxy: int, grafana: int, prometheus: int | None) -> None:

@@ -65,19 +65,55 @@ def image_id(reference: str) -> str:
     return "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
 
 
-class StackMocks(pulumi.runtime.Mocks):
-    """Answers as a Docker engine would, and records every resource the program registers."""
+GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
-    def __init__(self, migrate_exit_code: int = 0) -> None:
+
+def go_duration_read_back(text: str) -> str:
+    """A duration as the Docker provider stores it after reading the container: Go's
+    time.Duration.String() of whole seconds ("60s" -> "1m0s", "90m" -> "1h30m0s")."""
+    match = GO_DURATION.match(text)
+    assert text, "an empty duration"
+    assert match, f"not a duration the provider reads: {text!r}"
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    h, m, sec = total // 3600, total % 3600 // 60, total % 60
+    return f"{h}h{m}m{sec}s" if h else f"{m}m{sec}s" if m else f"{sec}s"
+
+
+def read_back(typ: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource's state as the provider keeps it, where it differs from the inputs."""
+    state = dict(inputs)
+    if typ == CONTAINER and isinstance(state.get("healthcheck"), dict):
+        state["healthcheck"] = {
+            key: go_duration_read_back(value) if key in HEALTHCHECK_DURATIONS else value
+            for key, value in state["healthcheck"].items()
+        }
+    return state
+
+
+HEALTHCHECK_DURATIONS = ("interval", "timeout", "startPeriod", "startInterval")
+
+
+class StackMocks(pulumi.runtime.Mocks):
+    """Answers as a Docker engine would, and records every resource the program registers.
+    With preview=True it answers as a preview does: no engine, every computed value unknown."""
+
+    def __init__(self, migrate_exit_code: int = 0, *, preview: bool = False) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
         self.migrate_exit_code = migrate_exit_code
+        self.preview = preview
         self.addresses = 0
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         self.resources.append(args)
-        state = dict(args.inputs)
+        if self.preview:
+            # What a preview knows of a resource to create: its inputs, nothing computed.
+            return None, dict(args.inputs)
+        state = read_back(args.typ, args.inputs)
+        self.states[(args.typ, args.name)] = state
         if args.typ == REMOTE_IMAGE:
             state["imageId"] = image_id(args.inputs["name"])
             state["repoDigest"] = args.inputs["name"]
@@ -95,6 +131,22 @@ class StackMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
         return {}, None
+
+
+def unchanged(
+    first: StackMocks, second: StackMocks, *, invert: bool = False
+) -> list[pulumi.runtime.MockResourceArgs]:
+    """The resources of a second run whose inputs all equal what the first run left in the
+    state (with invert=True: those that a `pulumi preview` would show as changed)."""
+    found = []
+    for resource in second.resources:
+        state = first.states.get((resource.typ, resource.name))
+        same = state is not None and all(
+            plain(state.get(key)) == plain(value) for key, value in resource.inputs.items()
+        )
+        if same != invert:
+            found.append(resource)
+    return found
 
 
 @dataclass(frozen=True)
@@ -210,7 +262,9 @@ def run_program(
     `learnbot:` namespace), against mocks instead of a Docker engine."""
     mocks = mocks or StackMocks(migrate_exit_code)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="learnbot", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        mocks, project="learnbot", stack=stack, preview=mocks.preview, monitor=monitor
+    )
     pulumi.runtime.set_all_config(
         {f"learnbot:{key}": value for key, value in config.items()},
         [f"learnbot:{key}" for key in secret_keys],

@@ -42,6 +42,8 @@ DATA_PATHS = {
     "grafana": "/var/lib/grafana",
     "backup": "/var/lib/learnbot/backups",
 }
+# Containers that run to completion; Docker runs them again until they succeed.
+ONE_OFF = ("learnbot-migrate", "learnbot-postgres-set-password")
 PINNED = re.compile(r"^[^@\s]+:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]*(@sha256:[a-f0-9]{64})?$")
 
 
@@ -117,7 +119,9 @@ def test_every_container_is_healthchecked_restarted_and_bounded(default_stack: S
         assert "capabilities" not in container, name
         assert "no-new-privileges:true" in container["securityOpts"], name
         assert container["logOpts"]["max-size"], name
-        if name == "learnbot-migrate":
+        if name in ONE_OFF:
+            assert container["restart"] == "on-failure", name
+            assert container["mustRun"] is False, name
             continue
         assert container["restart"] == "unless-stopped", name
         assert container["healthcheck"]["tests"][0] == "CMD", name
@@ -158,7 +162,11 @@ def test_the_database_uses_its_volume_password_file_and_pg_isready(
     assert env_of(postgres)["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres-password"
     assert "POSTGRES_PASSWORD" not in env_of(postgres)
     assert uploaded(postgres, "/run/secrets/postgres-password") == "generated-database-password"
-    assert postgres["healthcheck"]["tests"][1] == "pg_isready"
+    probe = postgres["healthcheck"]["tests"]
+    assert probe[1] == "pg_isready"
+    # Over TCP: the image's temporary initialization server listens on the Unix socket only.
+    assert probe[probe.index("-h") + 1] == "127.0.0.1"
+    assert probe[probe.index("-p") + 1] == "5432"
     assert postgres["wait"] is True
     assert "ports" not in postgres
 
@@ -169,6 +177,8 @@ def test_a_configured_database_password_is_used_in_every_database_url(
     password = SECRETS["dbPassword"]
     containers = configured_stack.containers()
     assert uploaded(containers["lb-prod-postgres"], "/run/secrets/postgres-password") == password
+    setter = containers["lb-prod-postgres-set-password"]
+    assert uploaded(setter, "/run/secrets/postgres-password") == password
     for name in ("lb-prod-migrate", "lb-prod-api-1", "lb-prod-backup"):
         assert env_of(containers[name])["DATABASE_URL"] == (
             f"postgresql://learnbot:{password}@lb-prod-postgres:5432/learnbot"
@@ -176,37 +186,37 @@ def test_a_configured_database_password_is_used_in_every_database_url(
     assert not configured_stack.of_type("random:index/randomPassword:RandomPassword")
 
 
-def test_migrations_run_once_before_the_api_starts(default_stack: StackRun) -> None:
+def test_migrations_run_before_the_replicas_which_wait_for_the_schema(
+    default_stack: StackRun,
+) -> None:
     containers = default_stack.containers()
     migrate = containers["learnbot-migrate"]
     assert migrate["command"] == ["learnbot", "migrate"]
-    assert (migrate["restart"], migrate["mustRun"], migrate["attach"]) == ("no", False, True)
+    # Run again by Docker until they succeed; nothing waits for or reads their exit code.
+    assert (migrate["restart"], migrate["mustRun"]) == ("on-failure", False)
+    assert not migrate.get("attach")
     migrate_urn = default_stack.registration("api-migrate").urn
+    assert migrate_urn in default_stack.registration("api-1").dependencies
     for index in (1, 2):
         api = containers[f"learnbot-api-{index}"]
         assert api["command"] == ["learnbot", "serve"]
-        assert migrate_urn in default_stack.registration(f"api-{index}").dependencies
-        assert labels_of(api)["learnbot.migrated-by"] == "api-migrate-id"
-        assert env_of(api) == env_of(migrate)
-    assert migrate_urn in default_stack.registration("api-migrate").urn
-    assert default_stack.registration("database-server").urn in (
-        default_stack.registration("api-migrate").dependencies
-    )
+        env = env_of(api)
+        # A replica listens only on a current schema, so the proxy never reaches new code on
+        # an old one.
+        assert env.pop("MIGRATIONS_WAIT_SECONDS") == "600"
+        assert env == env_of(migrate)
+        assert api["wait"] is True
+    for dependency in ("database-server", "database-set-password"):
+        assert default_stack.registration(dependency).urn in (
+            default_stack.registration("api-migrate").dependencies
+        )
 
 
-def test_a_failed_migration_stops_the_deployment_before_the_api() -> None:
-    # A process of its own: the failed run leaves pending futures that asyncio reports at exit.
-    script = (
-        "from stack_run import BASE_CONFIG, CONTAINER, StackMocks, run_program\n"
-        "mocks = StackMocks(migrate_exit_code=3)\n"
-        "try:\n"
-        "    run_program(BASE_CONFIG, mocks=mocks)\n"
-        "except RuntimeError as error:\n"
-        "    print('FAILED:', error)\n"
-        "print('CREATED:', [r.name for r in mocks.resources if r.typ == CONTAINER])\n"
-    )
+def run_in_process(script: str) -> subprocess.CompletedProcess[str]:
+    """A program run of its own: a failed run leaves pending futures that asyncio reports at
+    exit."""
     paths = [str(Path(__file__).parent), str(ROOT / "platform"), str(ROOT / "tests")]
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
         capture_output=True,
@@ -214,12 +224,27 @@ def test_a_failed_migration_stops_the_deployment_before_the_api() -> None:
         check=False,
         timeout=60,
     )
-    assert "FAILED: `learnbot migrate` exited 3" in result.stdout, result.stderr[-2000:]
-    assert "docker logs learnbot-migrate" in result.stdout
-    created = result.stdout.split("CREATED:")[1]
-    assert "api-migrate" in created
-    assert "api-1" not in created
-    assert "api-proxy" not in created
+
+
+def test_a_failed_migration_then_up_again_deploys() -> None:
+    # The first `up`: migrate exits 3 (the database was not reachable yet); Pulumi keeps that
+    # container, exit code and all, in its state. The second `up` has the same inputs: the
+    # program must not depend on what the state says of a run that Docker has since repeated.
+    script = (
+        "from stack_run import BASE_CONFIG, CONTAINER, StackMocks, run_program, unchanged\n"
+        "first = StackMocks(migrate_exit_code=3)\n"
+        "run_program(BASE_CONFIG, mocks=first)\n"
+        "second = StackMocks(migrate_exit_code=3)\n"
+        "run_program(BASE_CONFIG, mocks=second)\n"
+        "print('CREATED:', [r.name for r in second.resources if r.typ == CONTAINER])\n"
+        "print('CHANGED:', [r.name for r in unchanged(first, second, invert=True)])\n"
+    )
+    result = run_in_process(script)
+    assert result.returncode == 0, result.stderr[-3000:]
+    created = result.stdout.split("CREATED:")[1].split("CHANGED:")[0]
+    for name in ("api-migrate", "api-1", "api-2", "api-proxy"):
+        assert f"'{name}'" in created
+    assert result.stdout.split("CHANGED:")[1].strip() == "[]"
 
 
 def test_the_api_shares_its_rate_limits_in_its_own_redis(default_stack: StackRun) -> None:
@@ -233,7 +258,8 @@ def test_the_api_shares_its_rate_limits_in_its_own_redis(default_stack: StackRun
         env = env_of(containers[f"learnbot-api-{index}"])
         assert env["RATE_LIMIT_STORAGE_URL"] == "redis://learnbot-redis:6379/0"
         assert env["PROXIES_COUNT"] == "1"
-        assert redis_urn in default_stack.registration(f"api-{index}").dependencies
+    # The replicas after the first follow it.
+    assert redis_urn in default_stack.registration("api-1").dependencies
 
 
 def test_the_service_image_runs_commands_that_exist(default_stack: StackRun) -> None:
@@ -271,7 +297,7 @@ def test_the_api_environment_follows_the_settings(configured_stack: StackRun) ->
     assert env["WORKERS"] == "2"
 
 
-def test_replicas_and_proxy_upstreams_agree(
+def test_the_proxy_reaches_every_replica_by_their_shared_name(
     default_stack: StackRun, configured_stack: StackRun
 ) -> None:
     for stack, prefix, replicas in (
@@ -281,12 +307,22 @@ def test_replicas_and_proxy_upstreams_agree(
         containers = stack.containers()
         api = sorted(n for n in containers if re.fullmatch(rf"{prefix}-api-\d+", n))
         assert len(api) == replicas
-        config = uploaded(containers[f"{prefix}-proxy"], "/etc/nginx/nginx.conf")
-        upstreams = re.findall(r"^\s*server (\S+) max_fails", config, flags=re.MULTILINE)
-        assert sorted(upstreams) == [f"{name}:8000" for name in api]
-        assert labels_of(containers[f"{prefix}-proxy"])["learnbot.upstreams"] == ",".join(
-            f"api-{i}-id" for i in range(1, replicas + 1)
-        )
+        for name in api:
+            (network,) = containers[name]["networksAdvanced"]
+            assert network["aliases"] == [f"{prefix}-api"]
+        proxy = containers[f"{prefix}-proxy"]
+        config = uploaded(proxy, "/etc/nginx/nginx.conf")
+        assert f'set $learnbot_api "{prefix}-api:8000";' in config
+        assert "resolver 127.0.0.11 " in config
+        # Nothing of the replicas is an input of the proxy: a new image replaces no proxy.
+        assert "learnbot.upstreams" not in labels_of(proxy)
+
+
+def test_replicas_are_replaced_one_after_another(configured_stack: StackRun) -> None:
+    for index in (2, 3):
+        before = configured_stack.registration(f"api-{index - 1}").urn
+        assert before in configured_stack.registration(f"api-{index}").dependencies
+        assert configured_stack.registration(f"api-{index}").delete_before_replace
 
 
 def scrape_targets(stack: StackRun, prometheus: str) -> dict[str, list[str]]:
@@ -430,10 +466,23 @@ def test_stack_outputs(default_stack: StackRun, configured_stack: StackRun) -> N
     assert outputs["grafanaAdminPassword"] == SECRETS["grafanaAdminPassword"]
 
 
-def test_every_interface_gives_urls_on_loopback() -> None:
-    stack = run_program({**BASE_CONFIG, "bindAddress": "0.0.0.0"})
+def test_every_interface_gives_urls_on_loopback_and_grafana_its_root_url() -> None:
+    root_url = "https://grafana.example.com"
+    stack = run_program({**BASE_CONFIG, "bindAddress": "0.0.0.0", "grafanaRootUrl": root_url})
     assert resolve(stack.program["outputs"]["apiUrl"]) == "http://127.0.0.1:8080"
     assert stack.containers()["learnbot-proxy"]["ports"][0]["ip"] == "0.0.0.0"
+    # Grafana's links and redirects name the host people reach, not their own loopback.
+    assert env_of(stack.containers()["learnbot-grafana"])["GF_SERVER_ROOT_URL"] == root_url
+    assert resolve(stack.program["outputs"]["grafanaUrl"]) == root_url
+
+
+def test_grafana_needs_its_root_url_when_published_on_every_interface() -> None:
+    from stack_config import StackConfigError, load_stack_config
+
+    with pytest.raises(StackConfigError, match="learnbot:grafanaRootUrl: required when"):
+        load_stack_config(
+            {**BASE_CONFIG, "bindAddress": "::"}, shipped_locales=["en"], default_api_image_tag="1"
+        )
 
 
 @pytest.mark.parametrize(

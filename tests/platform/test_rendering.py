@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -16,6 +17,8 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 import yaml
+from dnslib import QTYPE, RCODE, RR, A
+from dnslib.server import BaseResolver, DNSServer
 from installed_tools import tool
 
 from rendering import (
@@ -133,24 +136,27 @@ receivers:
         alertmanager_files(source, AlertReceivers())
 
 
-def test_nginx_config_balances_over_every_api_container() -> None:
-    config = nginx_config(["learnbot-api-1:8000", "learnbot-api-2:8000", "learnbot-api-3:8000"])
-    for index in (1, 2, 3):
-        assert f"server learnbot-api-{index}:8000 " in config
+def test_nginx_config_resolves_the_replicas_by_their_shared_name() -> None:
+    config = nginx_config("learnbot-api", 8000)
+    assert "resolver 127.0.0.11 valid=1s ipv6=off;" in config
+    assert 'set $learnbot_api "learnbot-api:8000";' in config
+    assert "proxy_pass http://$learnbot_api;" in config
     assert "client_max_body_size 64k;" in config
     assert "proxy_set_header X-Request-ID $learnbot_request_id;" in config
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in config
 
 
-def test_nginx_config_needs_an_upstream() -> None:
-    with pytest.raises(ValueError, match="at least one API container"):
-        nginx_config([])
+@pytest.mark.parametrize("host", ["", "api;evil", "a b", "-api"])
+def test_nginx_config_needs_a_host_name(host: str) -> None:
+    with pytest.raises(ValueError, match="API host name"):
+        nginx_config(host, 8000)
 
 
 class StandIn(BaseHTTPRequestHandler):
     """Answers every request with the headers it received and which instance it is."""
 
     instance: ClassVar[str] = ""
+    protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -168,26 +174,73 @@ class StandIn(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def stand_ins() -> Iterator[list[int]]:
-    servers = []
-    for name in ("api-1", "api-2"):
+class Replicas(BaseResolver):  # type: ignore[misc]
+    """A DNS server for the proxy, as Docker's is on the stack's network: the shared name
+    resolves to the address of every replica that is up."""
+
+    NAME = "learnbot-api"
+
+    def __init__(self) -> None:
+        self.addresses: dict[str, ThreadingHTTPServer] = {}
+        self.port = 0
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        reply = request.reply()
+        if str(request.q.qname).rstrip(".") == self.NAME and request.q.qtype == QTYPE.A:
+            for address in list(self.addresses):
+                reply.add_answer(RR(self.NAME, QTYPE.A, rdata=A(address), ttl=1))
+        elif not self.addresses or str(request.q.qname).rstrip(".") != self.NAME:
+            reply.header.rcode = RCODE.NXDOMAIN
+        return reply
+
+    def start(self, address: str, name: str) -> None:
         handler = type(f"StandIn_{name}", (StandIn,), {"instance": name})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = ThreadingHTTPServer((address, self.port), handler)
+        self.port = server.server_address[1]
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-    yield [s.server_address[1] for s in servers]
-    for server in servers:
+        self.addresses[address] = server
+
+    def stop(self, address: str) -> None:
+        # As a replica that is stopping: it refuses connections while its name still resolves.
+        server = self.addresses[address]
+        server.shutdown()
+        server.server_close()
+        time.sleep(1.5)
+        del self.addresses[address]
+
+
+@pytest.fixture
+def replicas() -> Iterator[tuple[Replicas, int]]:
+    resolver = Replicas()
+    resolver.start("127.0.0.2", "api-1")
+    resolver.start("127.0.0.3", "api-2")
+    dns = DNSServer(resolver, port=free_udp_port(), address="127.0.0.1")
+    dns.start_thread()
+    yield resolver, dns.server.server_address[1]
+    dns.stop()
+    dns.server.server_close()
+    for server in resolver.addresses.values():
         server.shutdown()
         server.server_close()
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
-def proxy(stand_ins: list[int], tmp_path: Path) -> Iterator[str]:
+def proxy(replicas: tuple[Replicas, int], tmp_path: Path) -> Iterator[str]:
     nginx = tool("nginx", "nginx package")
+    resolver, dns_port = replicas
     port, health_port = free_port(), free_port()
     config = nginx_config(
-        [f"127.0.0.1:{p}" for p in stand_ins], listen_port=port, health_port=health_port
+        Replicas.NAME,
+        resolver.port,
+        listen_port=port,
+        health_port=health_port,
+        resolver=f"127.0.0.1:{dns_port}",
     )
     (tmp_path / "nginx.conf").write_text(config)
     (tmp_path / "logs").mkdir()
@@ -240,3 +293,42 @@ def test_nginx_proxy_behaves_as_the_stack_needs(proxy: str) -> None:
     too_large = httpx.post(proxy + "/auth/telegram", content=b"x" * 65537)
     assert too_large.status_code == 413
     assert too_large.json()["type"] == "urn:learnbot:problem:body-too-large"
+
+
+@pytest.mark.slow
+def test_replicas_replaced_one_at_a_time_behind_the_proxy_drop_no_request(
+    proxy: str, replicas: tuple[Replicas, int]
+) -> None:
+    resolver, _ = replicas
+    answers: list[tuple[int, str]] = []
+    running = threading.Event()
+    running.set()
+
+    def steady_client() -> None:
+        with httpx.Client(timeout=10) as client:
+            while running.is_set():
+                response = client.post(proxy + "/auth/telegram", content=b"{}")
+                answers.append((response.status_code, response.text))
+                time.sleep(0.01)
+
+    client = threading.Thread(target=steady_client)
+    client.start()
+    try:
+        time.sleep(1)
+        # What `pulumi up` does with a new image: replica 1 goes, its successor starts and
+        # becomes healthy (Docker's first healthcheck comes 5 s after the start), then the same
+        # for replica 2.
+        resolver.stop("127.0.0.2")
+        resolver.start("127.0.0.4", "api-1-new")
+        time.sleep(3)
+        resolver.stop("127.0.0.3")
+        resolver.start("127.0.0.5", "api-2-new")
+        time.sleep(3)
+    finally:
+        running.clear()
+        client.join(timeout=30)
+    failed = [answer for answer in answers if answer[0] != 200]
+    assert failed == []
+    assert len(answers) > 100
+    served_last = {json.loads(text)["instance"] for _, text in answers[-20:]}
+    assert served_last == {"api-1-new", "api-2-new"}
