@@ -25,6 +25,9 @@ def set_password_sql(role: str, password_file: str) -> str:
     return (
         f"\\set ON_ERROR_STOP on\n"
         f"\\set password `cat {password_file}`\n"
+        # The server writes a failed statement into its log: not this one.
+        "SET log_min_error_statement = panic;\n"
+        "SET log_statement = none;\n"
         f"ALTER ROLE {role} PASSWORD :'password';\n"
     )
 
