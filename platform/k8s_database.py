@@ -15,6 +15,13 @@ from service_env import DATABASE_NAME, DATABASE_USER, database_url
 CNPG_CHART = "cloudnative-pg"
 CNPG_CHART_VERSION = "0.23.0"  # operator 1.25.0
 CNPG_REPOSITORY = "https://cloudnative-pg.github.io/charts"
+# Pulumi counts a custom resource created at once unless told what to wait for: `pulumi up`
+# waits for CloudNativePG's Ready condition, so nothing that needs the database starts first.
+CLUSTER_READY = {
+    "pulumi.com/waitFor": "condition=Ready",
+    # A first bootstrap pulls the images and clones every replica from the primary.
+    "pulumi.com/timeoutSeconds": "1200",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +85,7 @@ class KubernetesDatabase(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version="postgresql.cnpg.io/v1",
             kind="Cluster",
-            metadata=cluster.metadata(args.name, "database"),
+            metadata=cluster.metadata(args.name, "database", annotations=CLUSTER_READY),
             spec={
                 "instances": args.instances,
                 "imageName": args.image,

@@ -270,6 +270,19 @@ def test_migrations_run_in_a_job_the_deployment_waits_for(kubernetes_stack: Stac
     assert job["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
 
 
+def test_migrations_wait_until_the_database_cluster_is_ready(kubernetes_stack: StackRun) -> None:
+    """Pulumi counts a custom resource created at once unless told what to wait for: the
+    migrate Job must not start while CloudNativePG is still bootstrapping the cluster."""
+    cluster = of_kind(kubernetes_stack, "Cluster")["learnbot-db"]
+    annotations = cluster["metadata"]["annotations"]
+    # CloudNativePG sets the condition Ready to True once the cluster is healthy.
+    assert annotations["pulumi.com/waitFor"] == "condition=Ready"
+    # A first bootstrap pulls images and clones replicas: longer than Pulumi's 10 minutes.
+    assert int(annotations["pulumi.com/timeoutSeconds"]) >= 1200
+    migration = kubernetes_stack.registration("api-migrate")
+    assert kubernetes_stack.registration("database-cluster").urn in migration.dependencies
+
+
 def test_postgresql_is_a_cloudnativepg_cluster_that_fails_over(
     kubernetes_stack: StackRun, kubernetes_configured: StackRun
 ) -> None:
