@@ -69,6 +69,9 @@ class KubernetesMonitoringArgs:
     receivers: ReceiverSecrets
     grafana_admin_password: pulumi.Input[str] | None = field(default=None, repr=False)
     external_labels: Mapping[str, str] = field(default_factory=dict)
+    # Helm waits for every object of the chart; atomic: a failed install or upgrade is undone.
+    chart_timeout_seconds: int = 900
+    chart_atomic: bool = True
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -110,7 +113,8 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KPS_REPOSITORY),
             namespace=cluster.namespace,
             values=self._chart_values(),
-            atomic=True,
+            timeout=args.chart_timeout_seconds,
+            atomic=args.chart_atomic,
             opts=cluster.options(
                 self, depends_on=[self.grafana_secret, *self.alertmanager_secrets]
             ),

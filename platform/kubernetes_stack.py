@@ -72,6 +72,7 @@ def deploy(settings: StackConfig) -> Stack:
             host=kubernetes.host,
             ingress_class_name=kubernetes.ingress_class_name,
             tls_secret_name=kubernetes.tls_secret_name,
+            await_ingress=kubernetes.await_ingress,
             depends_on=[database.cluster],
         ),
     )
@@ -111,6 +112,8 @@ def deploy(settings: StackConfig) -> Stack:
             receivers=ReceiverSecrets.of(settings.alerts),
             grafana_admin_password=secret(settings.grafana_admin_password),
             external_labels={"stack": pulumi.get_stack()},
+            chart_timeout_seconds=kubernetes.monitoring_timeout_seconds,
+            chart_atomic=kubernetes.monitoring_atomic,
             depends_on=[database.cluster],
         ),
     )

@@ -80,6 +80,9 @@ KUBERNETES_KEYS = (
     "dbInstances",
     "dbStorageGb",
     "backupStorageGb",
+    "awaitIngress",
+    "monitoringTimeoutSeconds",
+    "monitoringAtomic",
 )
 PLAIN_KEYS = (
     "target",
@@ -189,6 +192,10 @@ class KubernetesConfig:
     storage_class_name: str | None = None
     # None: the ambient kubeconfig (KUBECONFIG or ~/.kube/config) of whoever runs Pulumi.
     kubeconfig: Secret | None = None
+    # False for Ingress controllers that never publish an address in .status.loadBalancer.
+    await_ingress: bool = True
+    monitoring_timeout_seconds: int = 900
+    monitoring_atomic: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -691,4 +698,14 @@ def _kubernetes(
         tls_secret_name=_optional(values, "tlsSecretName", subdomain),
         storage_class_name=_optional(values, "storageClassName", subdomain),
         kubeconfig=_secret(values, "kubeconfig", _non_empty),
+        await_ingress=_flag(values, "awaitIngress", True),
+        monitoring_timeout_seconds=_int(values, "monitoringTimeoutSeconds", 900, 60, 7200),
+        monitoring_atomic=_flag(values, "monitoringAtomic", True),
     )
+
+
+def _flag(values: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = values.get(key, str(default)).lower()
+    if raw not in ("true", "false"):
+        raise StackConfigError(key, f"true or false (default {str(default).lower()})")
+    return raw == "true"

@@ -18,6 +18,7 @@ from kubernetes_objects import PROVIDER, is_object, manifests, of_kind, pod_spec
 from kubernetes_objects import env_of as container_env
 from stack_run import (
     COMPONENTS,
+    KUBERNETES_CONFIG,
     KUBERNETES_CONFIGURED,
     KUBERNETES_SECRETS,
     ROOT,
@@ -26,6 +27,7 @@ from stack_run import (
     is_secret,
     jobs_the_rules_select,
     resolve,
+    run_program,
     walk_unsecret,
 )
 
@@ -251,6 +253,31 @@ def test_the_service_and_ingress_lead_to_the_api_pods(
         resolve(kubernetes_configured.program["outputs"]["apiUrl"])
         == "https://api.learnbot.example.com"
     )
+
+
+def test_the_waits_for_the_ingress_and_the_monitoring_chart_are_settings(
+    kubernetes_stack: StackRun,
+) -> None:
+    ingress = of_kind(kubernetes_stack, "Ingress")["learnbot-api"]
+    assert "pulumi.com/skipAwait" not in ingress["metadata"]["annotations"]
+    chart = releases(kubernetes_stack)["kube-prometheus-stack"]
+    # Helm's default of 300 s is too short for a first install pulling many images.
+    assert (chart["timeout"], chart["atomic"]) == (900, True)
+
+    tuned = run_program(
+        {
+            **KUBERNETES_CONFIG,
+            "awaitIngress": "false",
+            "monitoringTimeoutSeconds": "1800",
+            "monitoringAtomic": "false",
+        },
+        secret_keys=["telegramBotToken"],
+    )
+    # For Ingress controllers that never publish an address: Pulumi would wait 10 minutes.
+    ingress = of_kind(tuned, "Ingress")["learnbot-api"]
+    assert ingress["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    chart = releases(tuned)["kube-prometheus-stack"]
+    assert (chart["timeout"], chart["atomic"]) == (1800, False)
 
 
 def test_migrations_run_in_a_job_the_deployment_waits_for(kubernetes_stack: StackRun) -> None:

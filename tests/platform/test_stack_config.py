@@ -191,6 +191,10 @@ INVALID = [
     ("dbInstances", "10", "a whole number from 1 to 9"),
     ("dbStorageGb", "0", "a whole number from 1 to 65536"),
     ("backupStorageGb", "many", "a whole number from 1 to 65536"),
+    ("awaitIngress", "no", "true or false (default true)"),
+    ("monitoringTimeoutSeconds", "300s", "a whole number from 60 to 7200"),
+    ("monitoringTimeoutSeconds", "30", "a whole number from 60 to 7200"),
+    ("monitoringAtomic", "1", "true or false (default true)"),
 ]
 
 
@@ -294,8 +298,29 @@ def test_kubernetes_defaults() -> None:
         20,
     )
     assert kubernetes.kubeconfig is None
+    assert kubernetes.await_ingress is True
+    # A first install of the monitoring chart pulls many images: more than Helm's 300 s.
+    assert kubernetes.monitoring_timeout_seconds == 900
+    assert kubernetes.monitoring_atomic is True
     assert dict(config.images) == KUBERNETES_DEFAULT_IMAGES
     assert load().kubernetes is None
+
+
+def test_the_kubernetes_waits_are_read() -> None:
+    config = load(
+        **ON_KUBERNETES,
+        awaitIngress="False",
+        monitoringTimeoutSeconds="1800",
+        monitoringAtomic="false",
+    )
+    kubernetes = config.kubernetes
+    assert kubernetes is not None
+    assert kubernetes.await_ingress is False
+    assert kubernetes.monitoring_timeout_seconds == 1800
+    assert kubernetes.monitoring_atomic is False
+    kubernetes = load(**ON_KUBERNETES, awaitIngress="true").kubernetes
+    assert kubernetes is not None
+    assert kubernetes.await_ingress is True
 
 
 def test_the_kubeconfig_is_a_secret() -> None:
