@@ -21,6 +21,7 @@ from stack_run import (
     KUBERNETES_CONFIG,
     KUBERNETES_CONFIGURED,
     KUBERNETES_SECRETS,
+    RANDOM_PASSWORD,
     ROOT,
     StackRun,
     assert_command_exists,
@@ -66,7 +67,9 @@ def test_every_object_is_in_the_stack_namespace(
             assert release["namespace"] == namespace
 
 
-@pytest.mark.parametrize("stack_name", ["kubernetes_stack", "kubernetes_configured"])
+@pytest.mark.parametrize(
+    "stack_name", ["kubernetes_stack", "kubernetes_configured", "kubernetes_shared_operators"]
+)
 def test_every_builtin_object_is_valid_for_the_pinned_kubernetes_release(
     stack_name: str, request: pytest.FixtureRequest
 ) -> None:
@@ -340,6 +343,32 @@ def test_postgresql_is_a_cloudnativepg_cluster_that_fails_over(
     )
     operator = kubernetes_stack.registration("database-operator")
     assert operator.urn in kubernetes_stack.registration("database-cluster").dependencies
+
+
+def test_a_cluster_that_runs_both_operators_gets_no_second_install(
+    kubernetes_stack: StackRun, kubernetes_shared_operators: StackRun
+) -> None:
+    """Both charts install cluster-wide objects (CRDs, a fixed-name webhook, an operator that
+    watches every namespace): a second stack, or a cluster running either, uses the one there."""
+    stack = kubernetes_shared_operators
+    assert releases(stack) == {}
+    assert not [r for r in stack.monitor.registrations.values() if r.name == "database-operator"]
+    cluster = of_kind(stack, "Cluster")["learnbot-db"]
+    assert cluster["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    migration = stack.registration("api-migrate")
+    assert stack.registration("database-cluster").urn in migration.dependencies
+    # The rules and scrape targets stay, labelled for the cluster's Prometheus to select them.
+    for kind in ("PrometheusRule", "ServiceMonitor"):
+        objects = of_kind(stack, kind)
+        assert objects.keys() == of_kind(kubernetes_stack, kind).keys()
+        for name, manifest in objects.items():
+            assert manifest["metadata"]["labels"]["release"] == "kube-prometheus-stack", name
+    assert of_kind(stack, "ConfigMap").keys() == of_kind(kubernetes_stack, "ConfigMap").keys()
+    # No Grafana or Alertmanager of the stack's own, so none of their Secrets or outputs.
+    assert of_kind(stack, "Secret").keys() == {"learnbot-db-app", "learnbot-api", "learnbot-backup"}
+    assert set(stack.program["outputs"]) == {"apiUrl", "namespace"}
+    passwords = stack.of_type(RANDOM_PASSWORD)
+    assert [password.name for password in passwords] == ["database-password"]
 
 
 def test_backups_run_as_cron_jobs_beside_their_metrics_server(
