@@ -47,6 +47,7 @@ class KubernetesApiArgs:
     host: str
     ingress_class_name: str | None = None
     tls_secret_name: str | None = None
+    await_ingress: bool = True
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -268,15 +269,15 @@ class KubernetesApi(pulumi.ComponentResource):
             if args.tls_secret_name
             else None
         )
+        # ingress-nginx refuses bodies larger than the service reads, as the Docker target's
+        # nginx does; other controllers ignore the annotation.
+        annotations = {"nginx.ingress.kubernetes.io/proxy-body-size": MAX_BODY}
+        if not args.await_ingress:
+            # Pulumi would wait for an address in .status.loadBalancer that never comes.
+            annotations["pulumi.com/skipAwait"] = "true"
         return k8s.networking.v1.Ingress(
             f"{name}-ingress",
-            metadata=cluster.metadata(
-                self.name,
-                "api",
-                # ingress-nginx refuses bodies larger than the service reads, as the Docker
-                # target's nginx does; other controllers ignore the annotation.
-                annotations={"nginx.ingress.kubernetes.io/proxy-body-size": MAX_BODY},
-            ),
+            metadata=cluster.metadata(self.name, "api", annotations=annotations),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=args.ingress_class_name,
                 tls=tls,

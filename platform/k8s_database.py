@@ -15,6 +15,13 @@ from service_env import DATABASE_NAME, DATABASE_USER, database_url
 CNPG_CHART = "cloudnative-pg"
 CNPG_CHART_VERSION = "0.23.0"  # operator 1.25.0
 CNPG_REPOSITORY = "https://cloudnative-pg.github.io/charts"
+# Pulumi counts a custom resource created at once unless told what to wait for: `pulumi up`
+# waits for CloudNativePG's Ready condition, so nothing that needs the database starts first.
+CLUSTER_READY = {
+    "pulumi.com/waitFor": "condition=Ready",
+    # A first bootstrap pulls the images and clones every replica from the primary.
+    "pulumi.com/timeoutSeconds": "1200",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,8 @@ class KubernetesDatabaseArgs:
     password: pulumi.Input[str] | None = field(default=None, repr=False)
     memory_mb: int = 1024
     cpu_millicores: int = 500
+    # False: the CloudNativePG operator the cluster already runs.
+    install_operator: bool = True
 
 
 class KubernetesDatabase(pulumi.ComponentResource):
@@ -48,18 +57,7 @@ class KubernetesDatabase(pulumi.ComponentResource):
             password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
         else:
             password = pulumi.Output.secret(args.password)
-        self.operator = k8s.helm.v3.Release(
-            f"{name}-operator",
-            name=f"{cluster.instance}-cnpg",
-            chart=CNPG_CHART,
-            version=CNPG_CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CNPG_REPOSITORY),
-            namespace=cluster.namespace,
-            # The Cluster resource below needs the operator's CRDs and webhook in place.
-            atomic=True,
-            wait_for_jobs=True,
-            opts=cluster.options(self),
-        )
+        self.operator = self._operator(name, args) if args.install_operator else None
         secret_name = f"{args.name}-app"
         self.secret = secret(
             f"{name}-app-secret",
@@ -78,7 +76,7 @@ class KubernetesDatabase(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version="postgresql.cnpg.io/v1",
             kind="Cluster",
-            metadata=cluster.metadata(args.name, "database"),
+            metadata=cluster.metadata(args.name, "database", annotations=CLUSTER_READY),
             spec={
                 "instances": args.instances,
                 "imageName": args.image,
@@ -117,7 +115,9 @@ class KubernetesDatabase(pulumi.ComponentResource):
                     "podAntiAffinityType": "preferred",
                 },
             },
-            opts=cluster.options(self, depends_on=[self.operator, self.secret]),
+            opts=cluster.options(
+                self, depends_on=[self.secret, *([self.operator] if self.operator else [])]
+            ),
         )
         # CloudNativePG's Service that always leads to the current primary.
         self.host = f"{args.name}-rw"
@@ -126,3 +126,18 @@ class KubernetesDatabase(pulumi.ComponentResource):
             password.apply(lambda value: database_url(self.host, value))
         )
         self.register_outputs({"host": self.host, "url": self.url})
+
+    def _operator(self, name: str, args: KubernetesDatabaseArgs) -> k8s.helm.v3.Release:
+        cluster = args.cluster
+        return k8s.helm.v3.Release(
+            f"{name}-operator",
+            name=f"{cluster.instance}-cnpg",
+            chart=CNPG_CHART,
+            version=CNPG_CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CNPG_REPOSITORY),
+            namespace=cluster.namespace,
+            # The Cluster needs the operator's CRDs and webhook in place.
+            atomic=True,
+            wait_for_jobs=True,
+            opts=cluster.options(self),
+        )

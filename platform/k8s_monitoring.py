@@ -69,6 +69,14 @@ class KubernetesMonitoringArgs:
     receivers: ReceiverSecrets
     grafana_admin_password: pulumi.Input[str] | None = field(default=None, repr=False)
     external_labels: Mapping[str, str] = field(default_factory=dict)
+    # False: the cluster's own Prometheus Operator, Prometheus, Alertmanager and Grafana.
+    install_operator: bool = True
+    # Labels the Prometheus of the cluster's own operator selects PrometheusRules and
+    # ServiceMonitors by (kube-prometheus-stack's default: release=<its release name>).
+    selector_labels: Mapping[str, str] = field(default_factory=dict)
+    # Helm waits for every object of the chart; atomic: a failed install or upgrade is undone.
+    chart_timeout_seconds: int = 900
+    chart_atomic: bool = True
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -90,38 +98,20 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         # The chart cuts the names it derives its objects' names from at 26 characters.
         self.fullname = self.release_name[:26].rstrip("-")
 
-        self.grafana_admin_password: pulumi.Output[str] = grafana_admin_password(
-            name, self, args.grafana_admin_password
-        )
-        self.grafana_secret = secret(
-            f"{name}-grafana-admin",
-            cluster,
-            self,
-            name=f"{prefix}-grafana-admin",
-            component="grafana",
-            data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: self.grafana_admin_password},
-        )
-        self.alertmanager_secrets = self._alertmanager_secrets()
-        self.chart = k8s.helm.v3.Release(
-            f"{name}-chart",
-            name=self.release_name,
-            chart=KPS_CHART,
-            version=KPS_CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KPS_REPOSITORY),
-            namespace=cluster.namespace,
-            values=self._chart_values(),
-            atomic=True,
-            opts=cluster.options(
-                self, depends_on=[self.grafana_secret, *self.alertmanager_secrets]
-            ),
-        )
-        after_chart = cluster.options(self, depends_on=[self.chart])
+        # The outputs of the chart's Grafana and Prometheus; None on a cluster's own operator.
+        self.grafana_admin_password: pulumi.Output[str] | None = None
+        self.grafana_url: pulumi.Output[str] | None = None
+        self.prometheus_url: pulumi.Output[str] | None = None
+        self.chart = self._chart() if args.install_operator else None
+        after_chart = cluster.options(self, depends_on=[self.chart] if self.chart else [])
         self.rules = [
             k8s.apiextensions.CustomResource(
                 f"{name}-rules-{PurePath(file).stem}",
                 api_version="monitoring.coreos.com/v1",
                 kind="PrometheusRule",
-                metadata=cluster.metadata(f"{prefix}-{PurePath(file).stem}", "alerts"),
+                metadata=cluster.metadata(
+                    f"{prefix}-{PurePath(file).stem}", "alerts", labels=args.selector_labels
+                ),
                 spec={"groups": yaml.safe_load(text)["groups"]},
                 opts=after_chart,
             )
@@ -147,6 +137,38 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             MonitoredService(POSTGRES_JOB, cluster.selector(exporter_name), "metrics"),
         ]
         self.service_monitors = [self._service_monitor(target, after_chart) for target in monitored]
+        self.register_outputs(
+            {"grafana_url": self.grafana_url, "prometheus_url": self.prometheus_url}
+        )
+
+    def _chart(self) -> k8s.helm.v3.Release:
+        """kube-prometheus-stack: the operator, and the Prometheus, Alertmanager and Grafana of
+        the stack, with their admin password, and their URLs in the namespace."""
+        args = self._args
+        cluster = self._cluster
+        self.grafana_admin_password = grafana_admin_password(
+            self._name, self, args.grafana_admin_password
+        )
+        grafana_secret = secret(
+            f"{self._name}-grafana-admin",
+            cluster,
+            self,
+            name=f"{args.name_prefix}-grafana-admin",
+            component="grafana",
+            data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: self.grafana_admin_password},
+        )
+        chart = k8s.helm.v3.Release(
+            f"{self._name}-chart",
+            name=self.release_name,
+            chart=KPS_CHART,
+            version=KPS_CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KPS_REPOSITORY),
+            namespace=cluster.namespace,
+            values=self._chart_values(),
+            timeout=args.chart_timeout_seconds,
+            atomic=args.chart_atomic,
+            opts=cluster.options(self, depends_on=[grafana_secret, *self._alertmanager_secrets()]),
+        )
         namespace = cluster.namespace
         self.grafana_url = pulumi.Output.concat(
             "http://", self.release_name, "-grafana.", namespace, ".svc"
@@ -154,9 +176,7 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         self.prometheus_url = pulumi.Output.concat(
             "http://", self.fullname, "-prometheus.", namespace, ".svc:9090"
         )
-        self.register_outputs(
-            {"grafana_url": self.grafana_url, "prometheus_url": self.prometheus_url}
-        )
+        return chart
 
     def _alertmanager_secrets(self) -> list[k8s.core.v1.Secret]:
         """The rendered configuration, and the webhook's token as a file beside it, where the
@@ -250,7 +270,11 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             f"{self._name}-scrape-{target.job}",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=cluster.metadata(f"{self._args.name_prefix}-{target.job}", "monitoring"),
+            metadata=cluster.metadata(
+                f"{self._args.name_prefix}-{target.job}",
+                "monitoring",
+                labels=self._args.selector_labels,
+            ),
             spec={
                 "selector": {"matchLabels": dict(target.selector)},
                 "endpoints": [

@@ -51,6 +51,7 @@ def deploy(settings: StackConfig) -> Stack:
             storage_class=kubernetes.storage_class_name,
             max_connections=KUBERNETES_POSTGRES_MAX_CONNECTIONS,
             password=secret(settings.db_password),
+            install_operator=kubernetes.install_cloudnativepg,
         ),
     )
     api = KubernetesApi(
@@ -72,6 +73,7 @@ def deploy(settings: StackConfig) -> Stack:
             host=kubernetes.host,
             ingress_class_name=kubernetes.ingress_class_name,
             tls_secret_name=kubernetes.tls_secret_name,
+            await_ingress=kubernetes.await_ingress,
             depends_on=[database.cluster],
         ),
     )
@@ -111,14 +113,22 @@ def deploy(settings: StackConfig) -> Stack:
             receivers=ReceiverSecrets.of(settings.alerts),
             grafana_admin_password=secret(settings.grafana_admin_password),
             external_labels={"stack": pulumi.get_stack()},
+            install_operator=kubernetes.install_prometheus_operator,
+            selector_labels=kubernetes.monitoring_labels,
+            chart_timeout_seconds=kubernetes.monitoring_timeout_seconds,
+            chart_atomic=kubernetes.monitoring_atomic,
             depends_on=[database.cluster],
         ),
     )
-    outputs: dict[str, pulumi.Input[str]] = {
-        "apiUrl": api.url,
+    monitoring_outputs = {
         "grafanaUrl": monitoring.grafana_url,
         "prometheusUrl": monitoring.prometheus_url,
         "grafanaAdminPassword": monitoring.grafana_admin_password,
+    }
+    outputs: dict[str, pulumi.Input[str]] = {
+        "apiUrl": api.url,
         "namespace": network.name,
+        # None with the cluster's own monitoring, whose Grafana and Prometheus are its owner's.
+        **{name: value for name, value in monitoring_outputs.items() if value is not None},
     }
     return Stack(network, database, api, backups, monitoring, outputs)

@@ -81,6 +81,23 @@ KUBERNETES_KEYS = (
     "dbInstances",
     "dbStorageGb",
     "backupStorageGb",
+    "awaitIngress",
+    "monitoringTimeoutSeconds",
+    "monitoringAtomic",
+    "installCloudNativePG",
+    "installPrometheusOperator",
+    "monitoringLabels",
+)
+# Settings of the stack's own monitoring chart, its Alertmanager and Grafana: with the
+# cluster's own (learnbot:installPrometheusOperator false) they are its owner's.
+OWN_MONITORING_KEYS = (
+    "monitoringTimeoutSeconds",
+    "monitoringAtomic",
+    "grafanaAdminPassword",
+    "alertTelegramBotToken",
+    "alertTelegramChatId",
+    "alertWebhookUrl",
+    "alertWebhookToken",
 )
 PLAIN_KEYS = (
     "target",
@@ -191,6 +208,16 @@ class KubernetesConfig:
     storage_class_name: str | None = None
     # None: the ambient kubeconfig (KUBECONFIG or ~/.kube/config) of whoever runs Pulumi.
     kubeconfig: Secret | None = None
+    # False for Ingress controllers that never publish an address in .status.loadBalancer.
+    await_ingress: bool = True
+    monitoring_timeout_seconds: int = 900
+    monitoring_atomic: bool = True
+    # False: the operators the cluster already runs, installed once for every stack.
+    install_cloudnativepg: bool = True
+    install_prometheus_operator: bool = True
+    # What the Prometheus of the cluster's own operator selects PrometheusRules and
+    # ServiceMonitors by.
+    monitoring_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -707,6 +734,16 @@ def _kubernetes(
             f"at least learnbot:apiReplicas ({replicas}), the autoscaler's lower bound",
         )
     subdomain = _matching_pattern(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE)
+    install_prometheus_operator = _flag(values, "installPrometheusOperator", True)
+    if not install_prometheus_operator:
+        for key in OWN_MONITORING_KEYS:
+            if key in values:
+                raise StackConfigError(
+                    key,
+                    "unset it: with learnbot:installPrometheusOperator false the stack installs "
+                    "no monitoring chart, Alertmanager or Grafana of its own; the cluster's route "
+                    "the alerts and show the dashboards",
+                )
     return KubernetesConfig(
         namespace=namespace,
         host=host,
@@ -720,4 +757,42 @@ def _kubernetes(
         tls_secret_name=_optional(values, "tlsSecretName", subdomain),
         storage_class_name=_optional(values, "storageClassName", subdomain),
         kubeconfig=_secret(values, "kubeconfig", _non_empty),
+        await_ingress=_flag(values, "awaitIngress", True),
+        monitoring_timeout_seconds=_int(values, "monitoringTimeoutSeconds", 900, 60, 7200),
+        monitoring_atomic=_flag(values, "monitoringAtomic", True),
+        install_cloudnativepg=_flag(values, "installCloudNativePG", True),
+        install_prometheus_operator=install_prometheus_operator,
+        monitoring_labels=_labels(values, "monitoringLabels"),
     )
+
+
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KUBERNETES_LABEL = re.compile(
+    rf"(?P<key>([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_LABEL_NAME})"
+    rf"=(?P<value>({_LABEL_NAME})?)"
+)
+# The stack's own labels, which its selectors rely on.
+_OWN_LABEL_PREFIX = "app.kubernetes.io/"
+
+
+def _labels(values: Mapping[str, str], key: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for pair in (p.strip() for p in values.get(key, "").split(",")):
+        if not pair:
+            continue
+        match = _KUBERNETES_LABEL.fullmatch(pair)
+        if match is None or match["key"].startswith(_OWN_LABEL_PREFIX):
+            raise StackConfigError(
+                key,
+                "comma-separated Kubernetes labels name=value, such as "
+                "release=kube-prometheus-stack (not app.kubernetes.io/..., which the stack sets)",
+            )
+        labels[match["key"]] = match["value"]
+    return labels
+
+
+def _flag(values: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = values.get(key, str(default)).lower()
+    if raw not in ("true", "false"):
+        raise StackConfigError(key, f"true or false (default {str(default).lower()})")
+    return raw == "true"

@@ -68,3 +68,18 @@ def kubernetes_configured(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
     """The Kubernetes target with every secret, the kubeconfig included, and changed settings."""
     asyncio.set_event_loop(pulumi_loop)
     return run_program(KUBERNETES_CONFIGURED, secret_keys=list(KUBERNETES_SECRETS), stack="prod")
+
+
+@pytest.fixture(scope="session")
+def kubernetes_shared_operators(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
+    """The Kubernetes target on a cluster that already runs both operators."""
+    asyncio.set_event_loop(pulumi_loop)
+    return run_program(
+        {
+            **KUBERNETES_CONFIG,
+            "installCloudNativePG": "false",
+            "installPrometheusOperator": "false",
+            "monitoringLabels": "release=kube-prometheus-stack",
+        },
+        secret_keys=["telegramBotToken"],
+    )

@@ -18,14 +18,17 @@ from kubernetes_objects import PROVIDER, is_object, manifests, of_kind, pod_spec
 from kubernetes_objects import env_of as container_env
 from stack_run import (
     COMPONENTS,
+    KUBERNETES_CONFIG,
     KUBERNETES_CONFIGURED,
     KUBERNETES_SECRETS,
+    RANDOM_PASSWORD,
     ROOT,
     StackRun,
     assert_command_exists,
     is_secret,
     jobs_the_rules_select,
     resolve,
+    run_program,
     walk_unsecret,
 )
 
@@ -64,7 +67,9 @@ def test_every_object_is_in_the_stack_namespace(
             assert release["namespace"] == namespace
 
 
-@pytest.mark.parametrize("stack_name", ["kubernetes_stack", "kubernetes_configured"])
+@pytest.mark.parametrize(
+    "stack_name", ["kubernetes_stack", "kubernetes_configured", "kubernetes_shared_operators"]
+)
 def test_every_builtin_object_is_valid_for_the_pinned_kubernetes_release(
     stack_name: str, request: pytest.FixtureRequest
 ) -> None:
@@ -253,6 +258,31 @@ def test_the_service_and_ingress_lead_to_the_api_pods(
     )
 
 
+def test_the_waits_for_the_ingress_and_the_monitoring_chart_are_settings(
+    kubernetes_stack: StackRun,
+) -> None:
+    ingress = of_kind(kubernetes_stack, "Ingress")["learnbot-api"]
+    assert "pulumi.com/skipAwait" not in ingress["metadata"]["annotations"]
+    chart = releases(kubernetes_stack)["kube-prometheus-stack"]
+    # Helm's default of 300 s is too short for a first install pulling many images.
+    assert (chart["timeout"], chart["atomic"]) == (900, True)
+
+    tuned = run_program(
+        {
+            **KUBERNETES_CONFIG,
+            "awaitIngress": "false",
+            "monitoringTimeoutSeconds": "1800",
+            "monitoringAtomic": "false",
+        },
+        secret_keys=["telegramBotToken"],
+    )
+    # For Ingress controllers that never publish an address: Pulumi would wait 10 minutes.
+    ingress = of_kind(tuned, "Ingress")["learnbot-api"]
+    assert ingress["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    chart = releases(tuned)["kube-prometheus-stack"]
+    assert (chart["timeout"], chart["atomic"]) == (1800, False)
+
+
 def test_migrations_run_in_a_job_the_deployment_waits_for(kubernetes_stack: StackRun) -> None:
     job = of_kind(kubernetes_stack, "Job")["learnbot-migrate"]
     (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -268,6 +298,19 @@ def test_migrations_run_in_a_job_the_deployment_waits_for(kubernetes_stack: Stac
     # A Job cannot change in place: a new release replaces it, under the same name.
     assert migration.delete_before_replace
     assert job["metadata"]["annotations"] == {"pulumi.com/replaceUnready": "true"}
+
+
+def test_migrations_wait_until_the_database_cluster_is_ready(kubernetes_stack: StackRun) -> None:
+    """Pulumi counts a custom resource created at once unless told what to wait for: the
+    migrate Job must not start while CloudNativePG is still bootstrapping the cluster."""
+    cluster = of_kind(kubernetes_stack, "Cluster")["learnbot-db"]
+    annotations = cluster["metadata"]["annotations"]
+    # CloudNativePG sets the condition Ready to True once the cluster is healthy.
+    assert annotations["pulumi.com/waitFor"] == "condition=Ready"
+    # A first bootstrap pulls images and clones replicas: longer than Pulumi's 10 minutes.
+    assert int(annotations["pulumi.com/timeoutSeconds"]) >= 1200
+    migration = kubernetes_stack.registration("api-migrate")
+    assert kubernetes_stack.registration("database-cluster").urn in migration.dependencies
 
 
 def test_postgresql_is_a_cloudnativepg_cluster_that_fails_over(
@@ -300,6 +343,32 @@ def test_postgresql_is_a_cloudnativepg_cluster_that_fails_over(
     )
     operator = kubernetes_stack.registration("database-operator")
     assert operator.urn in kubernetes_stack.registration("database-cluster").dependencies
+
+
+def test_a_cluster_that_runs_both_operators_gets_no_second_install(
+    kubernetes_stack: StackRun, kubernetes_shared_operators: StackRun
+) -> None:
+    """Both charts install cluster-wide objects (CRDs, a fixed-name webhook, an operator that
+    watches every namespace): a second stack, or a cluster running either, uses the one there."""
+    stack = kubernetes_shared_operators
+    assert releases(stack) == {}
+    assert not [r for r in stack.monitor.registrations.values() if r.name == "database-operator"]
+    cluster = of_kind(stack, "Cluster")["learnbot-db"]
+    assert cluster["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    migration = stack.registration("api-migrate")
+    assert stack.registration("database-cluster").urn in migration.dependencies
+    # The rules and scrape targets stay, labelled for the cluster's Prometheus to select them.
+    for kind in ("PrometheusRule", "ServiceMonitor"):
+        objects = of_kind(stack, kind)
+        assert objects.keys() == of_kind(kubernetes_stack, kind).keys()
+        for name, manifest in objects.items():
+            assert manifest["metadata"]["labels"]["release"] == "kube-prometheus-stack", name
+    assert of_kind(stack, "ConfigMap").keys() == of_kind(kubernetes_stack, "ConfigMap").keys()
+    # No Grafana or Alertmanager of the stack's own, so none of their Secrets or outputs.
+    assert of_kind(stack, "Secret").keys() == {"learnbot-db-app", "learnbot-api", "learnbot-backup"}
+    assert set(stack.program["outputs"]) == {"apiUrl", "namespace"}
+    passwords = stack.of_type(RANDOM_PASSWORD)
+    assert [password.name for password in passwords] == ["database-password"]
 
 
 def test_backups_run_as_cron_jobs_beside_their_metrics_server(

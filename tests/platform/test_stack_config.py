@@ -195,6 +195,15 @@ INVALID = [
     ("dbInstances", "10", "a whole number from 1 to 9"),
     ("dbStorageGb", "0", "a whole number from 1 to 65536"),
     ("backupStorageGb", "many", "a whole number from 1 to 65536"),
+    ("awaitIngress", "no", "true or false (default true)"),
+    ("monitoringTimeoutSeconds", "300s", "a whole number from 60 to 7200"),
+    ("monitoringTimeoutSeconds", "30", "a whole number from 60 to 7200"),
+    ("monitoringAtomic", "1", "true or false (default true)"),
+    ("installCloudNativePG", "yes", "true or false (default true)"),
+    ("installPrometheusOperator", "no", "true or false (default true)"),
+    ("monitoringLabels", "release", "comma-separated Kubernetes labels name=value"),
+    ("monitoringLabels", "release=kube prometheus", "comma-separated Kubernetes labels"),
+    ("monitoringLabels", "app.kubernetes.io/name=x", "not app.kubernetes.io/"),
 ]
 
 
@@ -268,6 +277,33 @@ def test_every_key_has_an_invalid_case_or_takes_anything() -> None:
             "at least learnbot:apiReplicas (4)",
         ),
         (
+            {
+                **ON_KUBERNETES,
+                "installPrometheusOperator": "false",
+                "alertWebhookUrl": "https://t.example.com/h",
+            },
+            "alertWebhookUrl",
+            "unset it: with learnbot:installPrometheusOperator false the stack installs no",
+        ),
+        (
+            {
+                **ON_KUBERNETES,
+                "installPrometheusOperator": "false",
+                "grafanaAdminPassword": "p" * 12,
+            },
+            "grafanaAdminPassword",
+            "Alertmanager or Grafana of its own",
+        ),
+        (
+            {
+                **ON_KUBERNETES,
+                "installPrometheusOperator": "false",
+                "monitoringTimeoutSeconds": "1800",
+            },
+            "monitoringTimeoutSeconds",
+            "no monitoring chart",
+        ),
+        (
             {**ON_KUBERNETES, "apiMaxReplicas": "20"},
             "databasePoolSize",
             "at most 7 with 20 API replicas of 2 workers: apiMaxReplicas x apiWorkers",
@@ -298,8 +334,57 @@ def test_kubernetes_defaults() -> None:
         20,
     )
     assert kubernetes.kubeconfig is None
+    assert kubernetes.await_ingress is True
+    # A first install of the monitoring chart pulls many images: more than Helm's 300 s.
+    assert kubernetes.monitoring_timeout_seconds == 900
+    assert kubernetes.monitoring_atomic is True
+    # A fresh cluster gets both operators from the stack's own Helm releases.
+    assert (kubernetes.install_cloudnativepg, kubernetes.install_prometheus_operator) == (
+        True,
+        True,
+    )
+    assert kubernetes.monitoring_labels == {}
     assert dict(config.images) == KUBERNETES_DEFAULT_IMAGES
     assert load().kubernetes is None
+
+
+def test_the_kubernetes_waits_are_read() -> None:
+    config = load(
+        **ON_KUBERNETES,
+        awaitIngress="False",
+        monitoringTimeoutSeconds="1800",
+        monitoringAtomic="false",
+    )
+    kubernetes = config.kubernetes
+    assert kubernetes is not None
+    assert kubernetes.await_ingress is False
+    assert kubernetes.monitoring_timeout_seconds == 1800
+    assert kubernetes.monitoring_atomic is False
+    kubernetes = load(**ON_KUBERNETES, awaitIngress="true").kubernetes
+    assert kubernetes is not None
+    assert kubernetes.await_ingress is True
+
+
+def test_the_operators_of_the_cluster_can_be_used() -> None:
+    config = load(
+        **ON_KUBERNETES,
+        installCloudNativePG="false",
+        installPrometheusOperator="FALSE",
+        monitoringLabels="release=kube-prometheus-stack, example.com/team=db",
+    )
+    kubernetes = config.kubernetes
+    assert kubernetes is not None
+    assert (kubernetes.install_cloudnativepg, kubernetes.install_prometheus_operator) == (
+        False,
+        False,
+    )
+    assert kubernetes.monitoring_labels == {
+        "release": "kube-prometheus-stack",
+        "example.com/team": "db",
+    }
+    # The alert receivers and Grafana's password are the stack's own monitoring's settings.
+    with_own = load(**ON_KUBERNETES, installCloudNativePG="false", alertWebhookUrl="https://t.io/h")
+    assert with_own.alerts.webhook_url is not None
 
 
 def test_the_kubeconfig_is_a_secret() -> None:
