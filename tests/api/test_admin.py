@@ -72,6 +72,21 @@ def test_block_and_unblock(client: httpx.Client) -> None:
     assert client.get("/me", headers=tma(telegram_id)).status_code == 200
 
 
+def test_a_blocked_users_sign_in_changes_nothing(client: httpx.Client) -> None:
+    telegram_id = new_telegram_id()
+    sign_in(client, telegram_id)
+    before = client.post(f"/admin/users/{telegram_id}/block", headers=tma(ADMIN_ID)).json()
+
+    refused = client.post(
+        "/auth/telegram", json={"init_data": init_data(telegram_id, first_name="Mallory")}
+    )
+    assert refused.status_code == 403
+    assert client.get("/me", headers=tma(telegram_id, first_name="Eve")).status_code == 403
+
+    after = client.post(f"/admin/users/{telegram_id}/unblock", headers=tma(ADMIN_ID)).json()
+    assert after == {**before, "is_blocked": False}
+
+
 def test_blocking_an_unknown_user_is_404(client: httpx.Client) -> None:
     admin = tma(ADMIN_ID)
     for telegram_id in (new_telegram_id(), 2**70, 0):
