@@ -35,8 +35,8 @@ from learnbot.api.rate_limits import RateLimits
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
-from learnbot.observability.logs import logging_config
-from learnbot.observability.requests import begin_request, end_request
+from learnbot.observability.logs import loggable, logging_config
+from learnbot.observability.requests import begin_request, end_request, method_label
 from learnbot.observability.sentry import init_sentry
 from learnbot.observability.timed_store import TimedStore
 from learnbot.settings import Settings
@@ -57,7 +57,12 @@ class ProblemErrorHandler(ErrorHandler):
         problem = as_problem(exception, request)
         catalog = catalog_of(request)
         if isinstance(problem, InternalError):
-            log.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
+            log.error(
+                "unhandled error on %s %s",
+                method_label(request.method),
+                loggable(request.path),
+                exc_info=exception,
+            )
         return json(
             problem.document(catalog),
             status=problem.status,
@@ -93,7 +98,7 @@ def as_problem(exception: Exception, request: Request) -> Problem:
 def allowed_methods(request: Request) -> list[str]:
     """For the Allow header: Sanic's router leaves it out for routes with parameters."""
     found = []
-    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+    for method in metrics.HTTP_METHODS:
         try:
             request.app.router.get(request.path, method, None)
         except (SanicNotFound, SanicMethodNotAllowed):
