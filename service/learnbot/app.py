@@ -163,6 +163,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
             )
         )
         await app.ctx.store.open()
+        app.ctx.readiness = ops.ReadinessProbe(app.ctx.store)
         app.ctx.rate_limits = RateLimits(settings)
 
     @app.after_server_start
