@@ -12,6 +12,7 @@ from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
 from sanic.exceptions import NotFound as SanicNotFound
 from sanic.exceptions import PayloadTooLarge, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
+from sanic.http.http1 import Http
 from sanic.response import HTTPResponse, json
 from sanic_ext import Extend
 from sanic_ext.extensions.http.extension import HTTPExtension
@@ -25,6 +26,7 @@ from learnbot.api.problems import (
     BodyTooLarge,
     ClientClosedRequest,
     DatabaseUnavailable,
+    HeadersTooLarge,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -47,6 +49,8 @@ log = logging.getLogger("learnbot")
 App = Sanic[Config, SimpleNamespace]
 
 MAX_BODY_BYTES = 64 * 1024
+# Room for the largest init data (16 KiB) in `Authorization: tma` and the other headers.
+MAX_HEADER_BYTES = 24 * 1024
 POOL_GAUGE_SECONDS = 5.0
 
 
@@ -86,6 +90,12 @@ def as_problem(exception: Exception, request: Request) -> Problem:
             N_("This endpoint does not take this method."),
             headers={"Allow": allowed} if allowed else None,
         )
+    if isinstance(exception, PayloadTooLarge) and not request.head:
+        # Sanic refuses an oversized head before it has parsed it into a request.
+        return HeadersTooLarge(
+            N_("Request headers are limited to %(kib)d KiB in all."),
+            params={"kib": MAX_HEADER_BYTES // 1024},
+        )
     if isinstance(exception, PayloadTooLarge):
         return BodyTooLarge(
             N_("Requests are limited to %(kib)d KiB."), params={"kib": MAX_BODY_BYTES // 1024}
@@ -115,6 +125,9 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         error_handler=ProblemErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
+    # Sanic's ceiling on REQUEST_MAX_HEADER_SIZE is 16 KiB, a class constant meant to be raised.
+    Http.HEADER_CEILING = MAX_HEADER_BYTES
+    app.config.REQUEST_MAX_HEADER_SIZE = MAX_HEADER_BYTES
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.OAS_URL_PREFIX = "/docs"

@@ -120,6 +120,10 @@ class BodyTooLarge(Problem):
     status, slug, title = 413, "body-too-large", N_("The request body is too large")
 
 
+class HeadersTooLarge(Problem):
+    status, slug, title = 431, "headers-too-large", N_("The request headers are too large")
+
+
 class TooManyRequests(Problem):
     status, slug, title = 429, "rate-limited", N_("Too many requests")
 
