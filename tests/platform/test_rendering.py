@@ -138,6 +138,7 @@ def test_nginx_config_balances_over_every_api_container() -> None:
     for index in (1, 2, 3):
         assert f"server learnbot-api-{index}:8000 " in config
     assert "client_max_body_size 64k;" in config
+    assert "large_client_header_buffers 4 24k;" in config
     assert "proxy_set_header X-Request-ID $learnbot_request_id;" in config
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in config
 
