@@ -220,6 +220,8 @@ http {{
     server_tokens off;
     client_max_body_size {MAX_BODY};
     client_body_buffer_size {MAX_BODY};
+    # The API takes 24 KiB of headers: init data of up to 16 KiB in `Authorization: tma`.
+    large_client_header_buffers 4 24k;
 
     # A caller's X-Request-ID goes on to the API (which keeps it when valid); else nginx's own.
     map $http_x_request_id $learnbot_request_id {{

@@ -12,6 +12,7 @@ from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
 from sanic.exceptions import NotFound as SanicNotFound
 from sanic.exceptions import PayloadTooLarge, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
+from sanic.http.http1 import Http
 from sanic.response import HTTPResponse, json
 from sanic_ext import Extend
 from sanic_ext.extensions.http.extension import HTTPExtension
@@ -25,6 +26,7 @@ from learnbot.api.problems import (
     BodyTooLarge,
     ClientClosedRequest,
     DatabaseUnavailable,
+    HeadersTooLarge,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -35,8 +37,8 @@ from learnbot.api.rate_limits import RateLimits
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
-from learnbot.observability.logs import logging_config
-from learnbot.observability.requests import begin_request, end_request
+from learnbot.observability.logs import loggable, logging_config
+from learnbot.observability.requests import begin_request, end_request, method_label
 from learnbot.observability.sentry import init_sentry
 from learnbot.observability.timed_store import TimedStore
 from learnbot.settings import Settings
@@ -47,6 +49,8 @@ log = logging.getLogger("learnbot")
 App = Sanic[Config, SimpleNamespace]
 
 MAX_BODY_BYTES = 64 * 1024
+# Room for the largest init data (16 KiB) in `Authorization: tma` and the other headers.
+MAX_HEADER_BYTES = 24 * 1024
 POOL_GAUGE_SECONDS = 5.0
 
 
@@ -57,7 +61,12 @@ class ProblemErrorHandler(ErrorHandler):
         problem = as_problem(exception, request)
         catalog = catalog_of(request)
         if isinstance(problem, InternalError):
-            log.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
+            log.error(
+                "unhandled error on %s %s",
+                method_label(request.method),
+                loggable(request.path),
+                exc_info=exception,
+            )
         return json(
             problem.document(catalog),
             status=problem.status,
@@ -81,6 +90,12 @@ def as_problem(exception: Exception, request: Request) -> Problem:
             N_("This endpoint does not take this method."),
             headers={"Allow": allowed} if allowed else None,
         )
+    if isinstance(exception, PayloadTooLarge) and not request.head:
+        # Sanic refuses an oversized head before it has parsed it into a request.
+        return HeadersTooLarge(
+            N_("Request headers are limited to %(kib)d KiB in all."),
+            params={"kib": MAX_HEADER_BYTES // 1024},
+        )
     if isinstance(exception, PayloadTooLarge):
         return BodyTooLarge(
             N_("Requests are limited to %(kib)d KiB."), params={"kib": MAX_BODY_BYTES // 1024}
@@ -93,7 +108,7 @@ def as_problem(exception: Exception, request: Request) -> Problem:
 def allowed_methods(request: Request) -> list[str]:
     """For the Allow header: Sanic's router leaves it out for routes with parameters."""
     found = []
-    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+    for method in metrics.HTTP_METHODS:
         try:
             request.app.router.get(request.path, method, None)
         except (SanicNotFound, SanicMethodNotAllowed):
@@ -110,6 +125,9 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         error_handler=ProblemErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
+    # Sanic's ceiling on REQUEST_MAX_HEADER_SIZE is 16 KiB, a class constant meant to be raised.
+    Http.HEADER_CEILING = MAX_HEADER_BYTES
+    app.config.REQUEST_MAX_HEADER_SIZE = MAX_HEADER_BYTES
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.OAS_URL_PREFIX = "/docs"
@@ -158,6 +176,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
             )
         )
         await app.ctx.store.open()
+        app.ctx.readiness = ops.ReadinessProbe(app.ctx.store)
         app.ctx.rate_limits = RateLimits(settings)
 
     @app.after_server_start

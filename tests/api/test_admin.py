@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
-from service_process import ADMIN_ID, init_data, new_telegram_id, tma
+from service_process import ADMIN_ID, init_data, new_telegram_id, server_env, start_server, tma
 
 PROBLEM = "application/problem+json"
 
@@ -72,9 +74,50 @@ def test_block_and_unblock(client: httpx.Client) -> None:
     assert client.get("/me", headers=tma(telegram_id)).status_code == 200
 
 
+def test_a_blocked_users_sign_in_changes_nothing(client: httpx.Client) -> None:
+    telegram_id = new_telegram_id()
+    sign_in(client, telegram_id)
+    before = client.post(f"/admin/users/{telegram_id}/block", headers=tma(ADMIN_ID)).json()
+
+    refused = client.post(
+        "/auth/telegram", json={"init_data": init_data(telegram_id, first_name="Mallory")}
+    )
+    assert refused.status_code == 403
+    assert client.get("/me", headers=tma(telegram_id, first_name="Eve")).status_code == 403
+
+    after = client.post(f"/admin/users/{telegram_id}/unblock", headers=tma(ADMIN_ID)).json()
+    assert after == {**before, "is_blocked": False}
+
+
 def test_blocking_an_unknown_user_is_404(client: httpx.Client) -> None:
     admin = tma(ADMIN_ID)
     for telegram_id in (new_telegram_id(), 2**70, 0):
         response = client.post(f"/admin/users/{telegram_id}/block", headers=admin)
         assert response.status_code == 404
         assert response.headers["content-type"] == PROBLEM
+
+
+def test_an_admin_cannot_block_themselves_nor_another_admin(
+    api_database_url: str, tmp_path: Path
+) -> None:
+    other_admin = new_telegram_id()
+    env = server_env(api_database_url, ADMIN_TELEGRAM_IDS=f"{ADMIN_ID},{other_admin}")
+    server = start_server(env, tmp_path / "server.log")
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            sign_in(client, other_admin)
+            for telegram_id, detail in ((ADMIN_ID, "your own"), (other_admin, "administrator")):
+                refused = client.post(f"/admin/users/{telegram_id}/block", headers=tma(ADMIN_ID))
+                assert refused.status_code == 409
+                assert refused.headers["content-type"] == PROBLEM
+                assert refused.json()["type"] == "urn:learnbot:problem:admin-not-blockable"
+                assert detail in refused.json()["detail"]
+            for telegram_id in (ADMIN_ID, other_admin):
+                assert client.get("/admin/users", headers=tma(telegram_id)).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_the_block_endpoint_documents_409(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "409" in paths["/admin/users/{telegram_id}/block"]["post"]["responses"]

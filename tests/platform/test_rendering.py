@@ -142,6 +142,7 @@ def test_nginx_config_resolves_the_replicas_by_their_shared_name() -> None:
     assert 'set $learnbot_api "learnbot-api:8000";' in config
     assert "proxy_pass http://$learnbot_api;" in config
     assert "client_max_body_size 64k;" in config
+    assert "large_client_header_buffers 4 24k;" in config
     assert "proxy_set_header X-Request-ID $learnbot_request_id;" in config
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in config
 

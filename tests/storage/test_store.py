@@ -84,6 +84,20 @@ async def test_upsert_never_unblocks(store: UserStore) -> None:
     assert again.user.is_blocked
 
 
+async def test_upsert_leaves_a_blocked_user_unchanged(store: UserStore) -> None:
+    await store.upsert_user(profile(), T0)
+    blocked = await store.set_blocked(1001, True)
+
+    again = await store.upsert_user(
+        profile(first_name="Mallory", username="mallory", photo_url=None),
+        T0 + timedelta(days=1),
+    )
+
+    assert not again.created
+    assert again.user == blocked
+    assert await store.get_user(1001) == blocked
+
+
 async def test_timestamps_come_back_as_utc(store: UserStore) -> None:
     moscow = timezone(timedelta(hours=3))
     seen = datetime(2025, 3, 1, 15, 30, 15, 123456, tzinfo=moscow)

@@ -7,8 +7,8 @@ from sanic_ext import openapi
 from learnbot.api import schemas
 from learnbot.api.auth import current_admin
 from learnbot.api.bodies import int_query, query_value
-from learnbot.api.context import store_of
-from learnbot.api.problems import InvalidInput, NotFound
+from learnbot.api.context import settings_of, store_of
+from learnbot.api.problems import AdminNotBlockable, InvalidInput, NotFound
 from learnbot.api.views import admin_user_view
 from learnbot.i18n.markers import N_
 from learnbot.storage import InvalidCursor
@@ -42,20 +42,36 @@ async def list_users(request: Request) -> HTTPResponse:
 
 
 async def _set_blocked(request: Request, telegram_id: int, blocked: bool) -> HTTPResponse:
-    await current_admin(request)
+    admin = await current_admin(request)
     if not 0 < telegram_id <= MAX_TELEGRAM_ID:
         raise NotFound(N_("No user has this Telegram id."))
+    if blocked:
+        _check_blockable(request, admin.telegram_id, telegram_id)
     user = await store_of(request).set_blocked(telegram_id, blocked)
     if user is None:
         raise NotFound(N_("No user has this Telegram id."))
     return json(admin_user_view(user))
 
 
+def _check_blockable(request: Request, admin_id: int, telegram_id: int) -> None:
+    """A block on an administrator would lock them out of the endpoint that lifts it."""
+    if telegram_id == admin_id:
+        raise AdminNotBlockable(N_("You cannot block your own account."))
+    if telegram_id in settings_of(request).admin_telegram_ids:
+        raise AdminNotBlockable(
+            N_(
+                "This Telegram id is an administrator's (ADMIN_TELEGRAM_IDS); remove it "
+                "from that list first."
+            )
+        )
+
+
 @bp.post("/users/<telegram_id:int>/block")
 @openapi.definition(
     summary="Block a user from signing in",
+    description="Administrators (ADMIN_TELEGRAM_IDS), the caller included, cannot be blocked: 409.",
     secured=schemas.SIGNED_IN,
-    response=schemas.responses(200, schemas.ADMIN_USER, 401, 403, 404, 503),
+    response=schemas.responses(200, schemas.ADMIN_USER, 401, 403, 404, 409, 503),
 )
 async def block(request: Request, telegram_id: int) -> HTTPResponse:
     return await _set_blocked(request, telegram_id, True)

@@ -1,18 +1,59 @@
 from __future__ import annotations
 
-from sanic import Blueprint, Request
+import asyncio
+import json as jsonlib
+import time
+from collections.abc import Callable
+from typing import cast
+
+from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
 from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from learnbot.api import schemas
-from learnbot.api.context import store_of
 from learnbot.api.problems import DatabaseUnavailable
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
-from learnbot.storage import StorageError, UserStore
+from learnbot.storage import MigrationState, StorageError, UserStore
 
 bp = Blueprint("ops")
+
+# How old /ready's answer may be: each worker asks the database at most once per interval.
+READINESS_TTL_SECONDS = 1.0
+
+
+class ReadinessProbe:
+    """The database's migration state, asked at most once per `ttl` seconds; concurrent callers
+    share one query, so a flood of /ready costs the database nothing more."""
+
+    def __init__(
+        self,
+        store: UserStore,
+        ttl: float = READINESS_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._checked_at: float | None = None
+        self._state: MigrationState | None = None
+
+    async def state(self) -> MigrationState | None:
+        """The migration state, or None when the database did not answer."""
+        async with self._lock:
+            if self._checked_at is None or self._clock() - self._checked_at >= self._ttl:
+                try:
+                    self._state = await self._store.migration_state()
+                except StorageError:
+                    self._state = None
+                self._checked_at = self._clock()
+            return self._state
+
+
+def readiness_of(request: Request) -> ReadinessProbe:
+    return cast(ReadinessProbe, request.app.ctx.readiness)
 
 
 @bp.get("/health")
@@ -30,29 +71,27 @@ async def health(request: Request) -> HTTPResponse:
     response=schemas.responses(200, schemas.STATUS, 503),
 )
 async def ready(request: Request) -> HTTPResponse:
-    problem = await readiness_problem(store_of(request))
+    problem = await readiness_problem(readiness_of(request))
     if problem is not None:
         raise problem
     return json({"status": "ready"})
 
 
-async def readiness_problem(store: UserStore) -> DatabaseUnavailable | None:
+async def readiness_problem(readiness: ReadinessProbe) -> DatabaseUnavailable | None:
     """Why the service is not ready, or None; keeps the app_ready gauge in step."""
     problem: DatabaseUnavailable | None = None
-    try:
-        state = await store.migration_state()
-    except StorageError:
+    state = await readiness.state()
+    if state is None:
         problem = DatabaseUnavailable(N_("The database does not answer."))
-    else:
-        if not state.current:
-            problem = DatabaseUnavailable(
-                N_(
-                    "The database schema is at version %(applied)d, this release needs "
-                    "%(latest)d: run 'learnbot migrate'."
-                ),
-                params={"applied": state.applied, "latest": state.latest},
-                extensions={"applied": state.applied, "latest": state.latest},
-            )
+    elif not state.current:
+        problem = DatabaseUnavailable(
+            N_(
+                "The database schema is at version %(applied)d, this release needs "
+                "%(latest)d: run 'learnbot migrate'."
+            ),
+            params={"applied": state.applied, "latest": state.latest},
+            extensions={"applied": state.applied, "latest": state.latest},
+        )
     metrics.APP_READY.set(0 if problem else 1)
     return problem
 
@@ -63,7 +102,7 @@ async def readiness_problem(store: UserStore) -> DatabaseUnavailable | None:
     response=[openapi.definitions.Response({"text/plain": str}, status=200)],
 )
 async def prometheus_metrics(request: Request) -> HTTPResponse:
-    await readiness_problem(store_of(request))
+    await readiness_problem(readiness_of(request))
     request.app.ctx.store.publish_pool_gauges()
     body, content_type = metrics.exposition(request.app.ctx.metrics_registry)
     return raw(body, content_type=content_type)
@@ -72,5 +111,11 @@ async def prometheus_metrics(request: Request) -> HTTPResponse:
 @bp.get("/openapi.json")
 @openapi.exclude()
 async def openapi_document(request: Request) -> HTTPResponse:
-    document = SpecificationBuilder().build(request.app)
-    return json(document.serialize())  # type: ignore[no-untyped-call]
+    return raw(request.app.ctx.openapi_document, content_type="application/json")
+
+
+@bp.after_server_start
+async def build_openapi_document(app: Sanic) -> None:  # type: ignore[type-arg]
+    """The routes are fixed once the server runs, so the document is built once per worker."""
+    document = SpecificationBuilder().build(app).serialize()  # type: ignore[no-untyped-call]
+    app.ctx.openapi_document = jsonlib.dumps(document, separators=(",", ":")).encode()

@@ -112,8 +112,16 @@ class AccountConflict(Problem):
     status, slug, title = 409, "account-conflict", N_("The account cannot be linked")
 
 
+class AdminNotBlockable(Problem):
+    status, slug, title = 409, "admin-not-blockable", N_("Administrators cannot be blocked")
+
+
 class BodyTooLarge(Problem):
     status, slug, title = 413, "body-too-large", N_("The request body is too large")
+
+
+class HeadersTooLarge(Problem):
+    status, slug, title = 431, "headers-too-large", N_("The request headers are too large")
 
 
 class TooManyRequests(Problem):

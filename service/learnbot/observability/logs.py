@@ -15,6 +15,7 @@ LogFormat = Literal["json", "console"]
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+LOGGABLE_CHARACTERS = 200
 # Defence in depth: the code never logs these, but an exception message might carry them.
 SECRET_PATTERNS = (
     (re.compile(r"\b\d{3,20}:[A-Za-z0-9_-]{30,}"), "[bot-token]"),
@@ -43,6 +44,15 @@ def scrub(text: str) -> str:
     for pattern, replacement in SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def loggable(text: str) -> str:
+    """Caller-chosen text (a path) as a log line may hold it: control characters and lone
+    surrogates escaped, at most LOGGABLE_CHARACTERS of it."""
+    escaped = repr(text[:LOGGABLE_CHARACTERS])[1:-1]
+    if len(text) > LOGGABLE_CHARACTERS or len(escaped) > LOGGABLE_CHARACTERS:
+        return escaped[:LOGGABLE_CHARACTERS] + "..."
+    return escaped
 
 
 def accept_request_id(header: str | None) -> str:

@@ -19,6 +19,9 @@ from prometheus_client import (
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "unmatched"
+# The methods the API serves; any other is labelled OTHER_METHOD, so no caller adds series.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+OTHER_METHOD = "other"
 # 0.3 s is the latency SLO's threshold: it must stay a bucket boundary.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
 

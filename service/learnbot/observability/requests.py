@@ -11,7 +11,13 @@ from sanic import Request
 from sanic.response import BaseHTTPResponse
 
 from learnbot.observability.logs import accept_request_id, request_id_var
-from learnbot.observability.metrics import HTTP_DURATION, HTTP_REQUESTS, UNMATCHED_ROUTE
+from learnbot.observability.metrics import (
+    HTTP_DURATION,
+    HTTP_METHODS,
+    HTTP_REQUESTS,
+    OTHER_METHOD,
+    UNMATCHED_ROUTE,
+)
 from learnbot.observability.sentry import tag_request
 
 access_log = logging.getLogger("learnbot.access")
@@ -28,6 +34,11 @@ def route_label(path: str) -> str:
             part = "<" + part[1:-1].split(":", 1)[0] + ">"
         parts.append(part)
     return "/" + "/".join(parts)
+
+
+def method_label(method: str) -> str:
+    """The request's method as metrics and logs name it: one of HTTP_METHODS, else "other"."""
+    return method if method in HTTP_METHODS else OTHER_METHOD
 
 
 @lru_cache(maxsize=1024)
@@ -55,7 +66,8 @@ async def end_request(request: Request, response: BaseHTTPResponse) -> None:
     elapsed = perf_counter() - started
     route = route_label(request.route.path) if request.route else UNMATCHED_ROUTE
     status = response.status
-    requests, duration = _series(request.method, route, status)
+    method = method_label(request.method)
+    requests, duration = _series(method, route, status)
     requests.inc()
     duration.observe(elapsed)
     request_id = getattr(request.ctx, "request_id", None) or accept_request_id(None)
@@ -64,7 +76,7 @@ async def end_request(request: Request, response: BaseHTTPResponse) -> None:
         return
     fields: dict[str, object] = {
         "request_id": request_id,
-        "method": request.method,
+        "method": method,
         "route": route,
         "status": status,
         "duration_ms": round(elapsed * 1000, 2),

@@ -54,7 +54,7 @@ class UserStore(ABC):
 
     @abstractmethod
     async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
-        """Creates or refreshes the user in one statement."""
+        """Creates or refreshes the user in one statement; a blocked user is read, not written."""
 
     @abstractmethod
     async def get_user(self, telegram_id: int) -> User | None: ...

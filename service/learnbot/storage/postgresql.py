@@ -127,6 +127,7 @@ class PostgresUserStore(UserStore):
                     is_premium = excluded.is_premium,
                     photo_url = excluded.photo_url,
                     last_seen_at = excluded.last_seen_at
+                WHERE NOT users.is_blocked
                 RETURNING
                     {USER_COLUMNS}, (xmax = 0) AS created
                 """,  # noqa: S608 - a constant column list
@@ -143,6 +144,13 @@ class PostgresUserStore(UserStore):
                 ),
             )
             row = await cursor.fetchone()
+            if row is None:
+                # A blocked user's sign-in writes nothing; only then a second query reads them.
+                cursor = await connection.execute(
+                    f"SELECT {USER_COLUMNS}, FALSE FROM users WHERE telegram_id = %s",  # noqa: S608 - a constant column list
+                    (profile.telegram_id,),
+                )
+                row = await cursor.fetchone()
         assert row is not None
         return SignIn(user=_user(row), created=row[12])
 

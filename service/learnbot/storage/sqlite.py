@@ -58,7 +58,7 @@ class SQLiteUserStore(UserStore):
         seen = _timestamp(seen_at)
 
         def upsert(connection: sqlite3.Connection) -> SignIn:
-            (row,) = connection.execute(
+            row = connection.execute(
                 f"""
                 INSERT INTO users (
                     telegram_id, username, first_name, last_name, language_code, is_premium,
@@ -73,6 +73,7 @@ class SQLiteUserStore(UserStore):
                     is_premium = excluded.is_premium,
                     photo_url = excluded.photo_url,
                     last_seen_at = excluded.last_seen_at
+                WHERE NOT users.is_blocked
                 RETURNING
                     {USER_COLUMNS}
                 """,  # noqa: S608 - a constant column list
@@ -87,7 +88,9 @@ class SQLiteUserStore(UserStore):
                     seen,
                     seen,
                 ),
-            ).fetchall()
+            ).fetchone()
+            if row is None:
+                return SignIn(user=_blocked_user(connection, profile.telegram_id), created=False)
             # An update never touches created_at, so only an insert can leave it equal to now.
             return SignIn(user=_user(row), created=row[9] == seen)
 
@@ -291,6 +294,15 @@ def _accounts(connection: sqlite3.Connection, user_id: int) -> list[LinkedAccoun
         (user_id,),
     ).fetchall()
     return [_account(row) for row in rows]
+
+
+def _blocked_user(connection: sqlite3.Connection, telegram_id: int) -> User:
+    """The stored user, read after an upsert that a block kept from writing."""
+    row = connection.execute(
+        f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = ?",  # noqa: S608 - a constant column list
+        (telegram_id,),
+    ).fetchone()
+    return _user(row)
 
 
 def _user(row: Any) -> User:
