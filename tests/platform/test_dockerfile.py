@@ -117,7 +117,8 @@ def test_the_build_context_is_what_the_wheel_is_built_from() -> None:
     files = context_files()
     assert "pyproject.toml" in files
     assert "service/README.md" in files
-    # The manual and the rest of the checkout are no part of the image: editing them rebuilds nothing.
+    # The manual and the rest of the checkout are no part of the image: editing them rebuilds
+    # nothing.
     assert "README.md" not in files
     assert {f.split("/")[0] for f in files} == {"pyproject.toml", "LICENSE", "service"}
     assert "service/learnbot/cli.py" in files
