@@ -26,13 +26,17 @@ from stack_run import (  # noqa: E402
     run_program,
 )
 
+# Held by the module, not only by the fixture: collected at the end of the session, an unclosed
+# loop warns while pytest still counts unraisable warnings, and fails the run.
+_PULUMI_LOOP = asyncio.new_event_loop()
+
 
 @pytest.fixture(scope="session")
 def pulumi_loop() -> asyncio.AbstractEventLoop:
     """Pulumi's SDK waits on the thread's current event loop, and pytest-asyncio leaves none
     behind its tests: these tests keep one of their own. It is not closed: closing it would end
     its executor's threads, each holding a loop of the SDK's, in the middle of pytest's checks."""
-    return asyncio.new_event_loop()
+    return _PULUMI_LOOP
 
 
 @pytest.fixture(autouse=True)

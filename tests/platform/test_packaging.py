@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from build_context import ROOT, context_files
+from scratch_environment import new_environment, run
 
 from service_process import Server, server_env, start_server
 
 pytestmark = pytest.mark.slow
-
-
-def run(
-    command: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
-) -> str:
-    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd, env=env)
-    assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -52,24 +44,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ]
     )
     (wheel,) = wheels.glob("learnbot-*.whl")
-    environment = base / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", str(environment)])
-    python = environment / "bin" / "python"
-    # This checkout's pip installs into it; the dependencies come from the index (or its cache).
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--quiet",
-            "--no-compile",
-            str(wheel),
-        ]
-    )
-    return python
+    return new_environment(base / "venv", str(wheel))
 
 
 @pytest.fixture
