@@ -6,9 +6,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from learnbot.auth import AuthError, AuthOutcome, VerifiedLogin, verify_login_widget
 from learnbot.storage.models import TelegramProfile
+from learnbot.text import is_text
+from service_process import telegram_hash
 
 TOKEN = "7312345678:AAH3kz-Test_Token_for_learnbot_0123456"
 NOW = 1_750_000_000.0
@@ -201,3 +205,41 @@ def test_invalid_fields_lose_to_a_bad_signature() -> None:
     signed = _signed(_login(id="abc", auth_date=1), token="other:token")
 
     _rejected("bad_signature", lambda: _verify(signed), signed)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\udfffb", "\x00", "a\x00b"])
+@pytest.mark.parametrize("name", ["first_name", "last_name", "username", "photo_url", "note"])
+def test_rejects_signed_text_that_is_not_text(name: str, bad: str) -> None:
+    fields = _login(**{name: bad})
+    signed = {**fields, "hash": telegram_hash(hashlib.sha256(TOKEN.encode()).digest(), fields)}
+
+    _rejected("malformed", lambda: _verify(signed), signed)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\x00"])
+def test_rejects_a_hash_or_a_field_name_that_is_not_text(bad: str) -> None:
+    for fields in ({**_signed(_login()), "hash": bad}, {**_signed(_login()), bad: "x"}):
+        _rejected("malformed", lambda: _verify(fields), fields)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["first_name", "last_name", "username", "photo_url", "note"]),
+        st.text(
+            st.one_of(st.characters(exclude_categories=()), st.sampled_from(["\x00", "\ud800"])),
+            max_size=20,
+        ),
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_signed_text_of_any_kind_verifies_only_when_it_is_text(text: dict[str, str]) -> None:
+    fields = {**_login(), **text}
+    signed = {**fields, "hash": telegram_hash(hashlib.sha256(TOKEN.encode()).digest(), fields)}
+    try:
+        verified = _verify(signed)
+    except AuthError as error:
+        assert error.outcome == "malformed"
+        assert not all(map(is_text, text.values())) or not fields["first_name"]
+        return
+    assert all(map(is_text, text.values()))
+    assert verified.profile.first_name == fields["first_name"]
