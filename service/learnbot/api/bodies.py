@@ -8,7 +8,7 @@ from typing import Any
 from sanic import Request
 
 from learnbot.api.problems import InvalidBody, InvalidInput
-from learnbot.api.schemas import TEXT_PATTERN
+from learnbot.api.schemas import TEXT_PATTERN, Schema
 from learnbot.i18n.markers import N_
 from learnbot.text import is_json_text, is_text
 
@@ -21,15 +21,12 @@ def compiled_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern.removeprefix("^").removesuffix("$"))
 
 
-def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object whose every string is text, else 422 naming the field."""
+def json_object(request: Request, schema: Schema) -> dict[str, Any]:
+    """The body as a JSON object whose documented fields hold only text, else 422 naming the
+    field; undocumented fields are ignored, as the schema allows."""
     body = signed_json_object(request)
-    for name, value in body.items():
-        if not is_text(name):
-            raise InvalidInput(
-                N_("A field name in the request body has characters that are not allowed.")
-            )
-        if not is_json_text(value):
+    for name in schema["properties"]:
+        if name in body and not is_json_text(body[name]):
             raise _not_allowed(name)
     return body
 
