@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from service_process import ADMIN_ID, init_data, new_telegram_id, server_env, start_server, tma
 
@@ -121,3 +122,29 @@ def test_an_admin_cannot_block_themselves_nor_another_admin(
 def test_the_block_endpoint_documents_409(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "409" in paths["/admin/users/{telegram_id}/block"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": "9" * 4301}, {"limit": "1" + "0" * 5000}, {"cursor": "9" * 4301}],
+    ids=["limit-4301-nines", "limit-5001-digits", "cursor-4301-nines"],
+)
+def test_huge_numbers_in_parameters_are_422(client: httpx.Client, params: dict[str, str]) -> None:
+    response = client.get("/admin/users", params=params, headers=tma(ADMIN_ID))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["field"] == next(iter(params))
+
+
+def test_leading_zeros_do_not_count_against_the_limit(client: httpx.Client) -> None:
+    response = client.get("/admin/users", params={"limit": "0" * 5000 + "2"}, headers=tma(ADMIN_ID))
+    assert response.status_code == 200, response.text
+    assert len(response.json()["users"]) <= 2
+
+
+@pytest.mark.parametrize("cursor", ["9423869094043641", "9" * 16])
+def test_every_cursor_the_schema_documents_is_accepted(client: httpx.Client, cursor: str) -> None:
+    sign_in(client, new_telegram_id())
+    response = client.get("/admin/users", params={"cursor": cursor}, headers=tma(ADMIN_ID))
+    assert response.status_code == 200, response.text
+    assert response.json()["users"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -8,9 +9,23 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from service_process import Server, free_port, new_telegram_id, server_env, start_server, tma
+from service_process import (
+    Server,
+    free_port,
+    new_telegram_id,
+    send_json,
+    server_env,
+    signed_init_data,
+    signed_widget,
+    start_server,
+    tma,
+)
 
 PROBLEM = "application/problem+json"
+# What JSON escapes and percent-decoding can produce but no stored text may hold: a lone
+# surrogate (UTF-8 cannot encode it) and NUL (PostgreSQL's text refuses it).
+NOT_TEXT = ["\ud800", "a\udfffb", "\x00", "a\x00b"]
+PROFILE_FIELDS = ["first_name", "last_name", "username", "language_code", "photo_url"]
 
 
 def test_body_over_64_kib_is_413(client: httpx.Client) -> None:
@@ -108,3 +123,83 @@ def test_a_client_that_goes_away_is_not_a_server_error(tmp_path: Path) -> None:
     assert 'http_requests_total{method="GET",route="/me",status="499"} 3.0' in text
     assert 'status="500"' not in text
     assert '"level": "ERROR"' not in server.log()
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == f"urn:learnbot:problem:{slug}"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"id": 1, "first_name": "x", "auth_date": 1, "hash": "\ud800"},
+        {"id": 1, "first_name": "\ud800", "auth_date": 1, "hash": "0" * 64},
+        {"id": 1, "first_name": "x\x00", "auth_date": 1, "hash": "0" * 64},
+        {"id": 1, "first_name": "x", "auth_date": 1, "hash": "0" * 64, "\ud800": "x"},
+    ],
+)
+def test_unsigned_widget_text_that_is_not_text_is_401(
+    client: httpx.Client, fields: dict[str, object]
+) -> None:
+    assert_problem(send_json(client, "POST", "/auth/telegram", fields), 401, "sign-in-rejected")
+
+
+@pytest.mark.parametrize("bad", NOT_TEXT)
+@pytest.mark.parametrize("field", PROFILE_FIELDS)
+def test_signed_profile_text_that_is_not_text_is_401(
+    client: httpx.Client, field: str, bad: str
+) -> None:
+    raw = signed_init_data(json.dumps({"id": new_telegram_id(), "first_name": "Ann", field: bad}))
+    body = send_json(client, "POST", "/auth/telegram", {"init_data": raw})
+    assert_problem(body, 401, "sign-in-rejected")
+    header = client.get("/me", headers={"Authorization": "tma " + raw})
+    assert_problem(header, 401, "not-signed-in")
+    login = {"id": new_telegram_id(), "first_name": "Ann", "auth_date": int(time.time())}
+    widget = send_json(client, "POST", "/auth/telegram", signed_widget({**login, field: bad}))
+    assert_problem(widget, 401, "sign-in-rejected")
+
+
+@pytest.mark.parametrize("field", ["query_id", "start_param", "chat_instance"])
+def test_signed_init_data_fields_with_nul_are_401(client: httpx.Client, field: str) -> None:
+    user = json.dumps({"id": new_telegram_id(), "first_name": "Ann"})
+    raw = signed_init_data(user, **{field: "a\x00b"})
+    response = send_json(client, "POST", "/auth/telegram", {"init_data": raw})
+    assert_problem(response, 401, "sign-in-rejected")
+
+
+@pytest.mark.parametrize("bad", NOT_TEXT)
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"provider": "github", "external_id": "{bad}"}, "external_id"),
+        ({"provider": "github", "external_id": "1", "display_name": "{bad}"}, "display_name"),
+        ({"provider": "{bad}", "external_id": "1"}, "provider"),
+        ({"provider": "github", "external_id": "1", "display_name": ["{bad}"]}, "display_name"),
+    ],
+)
+def test_account_text_that_is_not_text_is_422_naming_the_field(
+    client: httpx.Client, body: dict[str, object], field: str, bad: str
+) -> None:
+    hostile = json.loads(json.dumps(body).replace("{bad}", json.dumps(bad)[1:-1]))
+    headers = tma(new_telegram_id())
+    response = send_json(client, "POST", "/me/accounts", hostile, headers)
+    assert_problem(response, 422, "invalid-input")
+    assert response.json()["field"] == field
+    assert client.get("/me", headers=headers).json()["accounts"] == []
+
+
+@pytest.mark.parametrize("bad", NOT_TEXT)
+def test_undocumented_fields_are_ignored_whatever_they_hold(client: httpx.Client, bad: str) -> None:
+    telegram_id = new_telegram_id()
+    body = {"provider": "github", "external_id": str(telegram_id), bad: "x", "note": [bad]}
+    response = send_json(client, "POST", "/me/accounts", body, tma(telegram_id))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("bad", NOT_TEXT)
+def test_a_locale_that_is_not_text_is_422(client: httpx.Client, bad: str) -> None:
+    response = send_json(client, "PUT", "/me/locale", {"locale": bad}, tma(new_telegram_id()))
+    assert_problem(response, 422, "invalid-input")
+    assert response.json()["field"] == "locale"

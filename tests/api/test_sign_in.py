@@ -3,11 +3,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from service_process import ADMIN_ID, BOT_TOKEN, init_data, new_telegram_id
+from service_process import ADMIN_ID, BOT_TOKEN, init_data, new_telegram_id, signed_widget
 
 PROBLEM = "application/problem+json"
 
@@ -96,7 +97,9 @@ def test_future_init_data_is_401(client: httpx.Client) -> None:
         ({"init_data": 12}, 422),
         ({"init_data": None}, 422),
         ({"nothing": "useful"}, 422),
-        ({"id": "12", "first_name": "A", "auth_date": 1, "hash": "x"}, 422),
+        ({"id": "+12", "first_name": "A", "auth_date": 1, "hash": "x"}, 422),
+        # The widget's redirect URL hands over digit strings: the shape is right, the hash not.
+        ({"id": "12", "first_name": "A", "auth_date": "1", "hash": "x"}, 401),
         ({"id": 12, "first_name": "A", "auth_date": -1, "hash": "x"}, 422),
         ({"id": 12, "first_name": "A", "auth_date": 1, "hash": "x", "username": 5}, 422),
         # The body has the documented shape; what is inside cannot be verified.
@@ -132,6 +135,55 @@ def test_login_widget_sign_in(client: httpx.Client) -> None:
 
     fields["first_name"] = "Forged"
     assert client.post("/auth/telegram", json=fields).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "form",
+    [lambda number: number, str],
+    ids=["javascript-callback-numbers", "redirect-url-digit-strings"],
+)
+def test_login_widget_takes_numbers_and_digit_strings(
+    client: httpx.Client, form: Callable[[int], object]
+) -> None:
+    telegram_id = new_telegram_id()
+    fields = {"id": telegram_id, "first_name": "Widget", "auth_date": int(time.time())}
+    # Telegram signs `id=123` either way, so one hash serves both forms.
+    signed = signed_widget(fields)
+    as_sent = {**signed, "id": form(telegram_id), "auth_date": form(fields["auth_date"])}
+    response = client.post("/auth/telegram", json=as_sent)
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["telegram_id"] == telegram_id
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "+5",
+        "-5",
+        " 5",
+        "5 ",
+        "5\n",
+        "05",
+        "5.0",
+        "1e3",
+        "0x5",
+        "\uff15",
+        "",
+        "five",
+        5.0,
+        True,
+        None,
+    ],
+)
+@pytest.mark.parametrize("name", ["id", "auth_date"])
+def test_login_widget_numbers_in_any_other_form_are_422(
+    client: httpx.Client, name: str, value: object
+) -> None:
+    fields = signed_widget({"id": new_telegram_id(), "first_name": "W", "auth_date": 5})
+    response = client.post("/auth/telegram", json={**fields, name: value})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["field"] == name
 
 
 def test_blocked_user_cannot_sign_in(client: httpx.Client) -> None:

@@ -12,7 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hostile_text import any_text
 from learnbot.auth import AuthError, verify_init_data
+from learnbot.text import is_text
+from service_process import signed_init_data
 
 TOKEN = "123456:AAproperty-test-token_0123456789"
 NOW = time.time()
@@ -35,13 +38,16 @@ def verify(raw: str) -> object:
     return verify_init_data(raw, bot_token=TOKEN, bot_id=None, max_age=3600, now=NOW)
 
 
+# Text as Telegram sends it: any character of any plane that UTF-8 encodes, but NUL.
+telegram_characters = st.characters(codec="utf-8", exclude_characters=["\x00"])
+
 users = st.fixed_dictionaries(
     {
         "id": st.integers(min_value=1, max_value=2**53 - 1),
-        "first_name": st.text(min_size=1, max_size=30),
+        "first_name": st.text(telegram_characters, min_size=1, max_size=30),
     },
     optional={
-        "last_name": st.text(max_size=30),
+        "last_name": st.text(telegram_characters, max_size=30),
         "username": st.from_regex(r"[A-Za-z0-9_]{5,20}", fullmatch=True),
         "language_code": st.sampled_from(["en", "ru", "pt-br", "de"]),
         "is_premium": st.booleans(),
@@ -50,13 +56,13 @@ users = st.fixed_dictionaries(
 )
 extras = st.dictionaries(
     st.sampled_from(["query_id", "start_param", "chat_type", "chat_instance", "signature"]),
-    st.text(min_size=1, max_size=40),
+    st.text(telegram_characters, min_size=1, max_size=40),
     max_size=3,
 )
 
 
 @given(users, extras)
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_genuine_init_data_verifies(user: dict[str, object], extra: dict[str, str]) -> None:
     verified = verify(signed(user, extra))
     assert verified.profile.telegram_id == user["id"]  # type: ignore[attr-defined]
@@ -64,7 +70,7 @@ def test_genuine_init_data_verifies(user: dict[str, object], extra: dict[str, st
 
 
 @given(users, extras, st.data())
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_mutation_is_rejected(
     user: dict[str, object], extra: dict[str, str], data: st.DataObject
 ) -> None:
@@ -87,7 +93,7 @@ def test_any_mutation_is_rejected(
 
 
 @given(st.text(max_size=2000))
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_arbitrary_strings_raise_only_auth_error(raw: str) -> None:
     with pytest.raises(AuthError) as caught:
         verify(raw)
@@ -95,9 +101,34 @@ def test_arbitrary_strings_raise_only_auth_error(raw: str) -> None:
 
 
 @given(st.lists(st.tuples(st.text(max_size=20), st.text(max_size=60)), max_size=12))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_arbitrary_query_strings_raise_only_auth_error(pairs: list[tuple[str, str]]) -> None:
     raw = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
     with pytest.raises(AuthError) as caught:
         verify(raw)
     assert caught.value.outcome in {"malformed", "bad_signature"}
+
+
+PROFILE_TEXT = ["first_name", "last_name", "username", "language_code", "photo_url"]
+
+
+@given(
+    st.dictionaries(st.sampled_from(PROFILE_TEXT), any_text),
+    st.dictionaries(st.sampled_from(["query_id", "start_param", "chat_instance"]), any_text),
+)
+@settings(max_examples=300, deadline=None)
+def test_signed_text_of_any_kind_verifies_only_when_it_is_text(
+    text: dict[str, str], extra: dict[str, str]
+) -> None:
+    user = {"id": 5, "first_name": "Ann", **text}
+    # ASCII JSON, so that a lone surrogate reaches the verifier as the escape \ud800.
+    raw = signed_init_data(json.dumps(user), token=TOKEN, auth_date=str(int(NOW)), **extra)
+    strings = [*text.values(), *extra.values()]
+    if not all(map(is_text, strings)) or not user["first_name"]:
+        with pytest.raises(AuthError) as caught:
+            verify(raw)
+        assert caught.value.outcome == "malformed"
+        return
+    verified = verify(raw)
+    assert verified.profile.first_name == user["first_name"]  # type: ignore[attr-defined]
+    assert verified.profile.language_code == user.get("language_code")  # type: ignore[attr-defined]

@@ -6,9 +6,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hostile_text import any_text
 from learnbot.auth import AuthError, AuthOutcome, VerifiedLogin, verify_login_widget
 from learnbot.storage.models import TelegramProfile
+from learnbot.text import is_text
+from service_process import telegram_hash
 
 TOKEN = "7312345678:AAH3kz-Test_Token_for_learnbot_0123456"
 NOW = 1_750_000_000.0
@@ -201,3 +206,34 @@ def test_invalid_fields_lose_to_a_bad_signature() -> None:
     signed = _signed(_login(id="abc", auth_date=1), token="other:token")
 
     _rejected("bad_signature", lambda: _verify(signed), signed)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\udfffb", "\x00", "a\x00b"])
+@pytest.mark.parametrize("name", ["first_name", "last_name", "username", "photo_url", "note"])
+def test_rejects_signed_text_that_is_not_text(name: str, bad: str) -> None:
+    fields = _login(**{name: bad})
+    signed = {**fields, "hash": telegram_hash(hashlib.sha256(TOKEN.encode()).digest(), fields)}
+
+    _rejected("malformed", lambda: _verify(signed), signed)
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\x00"])
+def test_rejects_a_hash_or_a_field_name_that_is_not_text(bad: str) -> None:
+    for fields in ({**_signed(_login()), "hash": bad}, {**_signed(_login()), bad: "x"}):
+        _rejected("malformed", lambda fields=fields: _verify(fields), fields)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["first_name", "last_name", "username", "photo_url", "note"]),
+        any_text,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_signed_text_of_any_kind_verifies_only_when_it_is_text(text: dict[str, str]) -> None:
+    fields = {**_login(), **text}
+    signed = {**fields, "hash": telegram_hash(hashlib.sha256(TOKEN.encode()).digest(), fields)}
+    if not all(map(is_text, text.values())) or not fields["first_name"]:
+        _rejected("malformed", lambda: _verify(signed), signed)
+        return
+    assert _verify(signed).profile.first_name == fields["first_name"]

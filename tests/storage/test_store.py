@@ -257,6 +257,16 @@ async def test_an_empty_store_has_one_empty_page(store: UserStore) -> None:
     assert page.next_cursor is None
 
 
+@pytest.mark.parametrize("cursor", ["9423869094043641", "9" * 16])
+async def test_a_cursor_past_every_id_starts_at_the_newest(store: UserStore, cursor: str) -> None:
+    for n in range(2):
+        await store.upsert_user(profile(5000 + n), T0 + timedelta(minutes=n))
+
+    page = await store.list_users(10, cursor)
+
+    assert [u.telegram_id for u in page.users] == [5001, 5000]
+
+
 @pytest.mark.parametrize("cursor", ["", "garbage", "zzzz!!!!", "-1", "0", "1.5", "dToxMg"])
 async def test_a_foreign_cursor_is_invalid(store: UserStore, cursor: str) -> None:
     await store.upsert_user(profile(), T0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -12,7 +13,7 @@ from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 
 from learnbot.api import schemas
-from learnbot.api.bodies import json_object
+from learnbot.api.bodies import compiled_pattern, signed_json_object
 from learnbot.api.context import settings_of, store_of
 from learnbot.api.locale import choose_locale
 from learnbot.api.problems import InvalidInput, NotAdmin, NotSignedIn, SignInRejected, UserBlocked
@@ -91,7 +92,7 @@ async def sign_in(request: Request) -> HTTPResponse:
     settings = settings_of(request)
     limits = rate_limits_of(request)
     await limits.check_address(request)
-    body = json_object(request)
+    body = signed_json_object(request)
     method = "init_data" if "init_data" in body else "widget"
     problem = _sign_in_body_problem(body)
     if problem is not None:
@@ -128,7 +129,32 @@ async def sign_in(request: Request) -> HTTPResponse:
     )
 
 
-_WIDGET_FIELDS = {"id": int, "first_name": str, "auth_date": int, "hash": str}
+def _widget_number(pattern: str, low: int, high: int | None = None) -> Callable[[object], bool]:
+    """A number as the widget's JavaScript callback gives it, or its decimal digits as the
+    redirect URL does: Telegram signs the same `id=123` either way."""
+    digits = compiled_pattern(pattern)
+
+    def accepts(value: object) -> bool:
+        if isinstance(value, str):
+            return digits.fullmatch(value) is not None
+        # bool is a subclass of int, but true is no number here.
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        return low <= value and (high is None or value <= high)
+
+    return accepts
+
+
+def _is_string(value: object) -> bool:
+    return isinstance(value, str)
+
+
+_WIDGET_FIELDS: dict[str, Callable[[object], bool]] = {
+    "id": _widget_number(schemas.TELEGRAM_ID_DIGITS, 1, MAX_TELEGRAM_ID),
+    "first_name": _is_string,
+    "auth_date": _widget_number(schemas.TIMESTAMP_DIGITS, 0),
+    "hash": _is_string,
+}
 _OPTIONAL_WIDGET_FIELDS = ("last_name", "username", "photo_url")
 
 
@@ -145,14 +171,11 @@ def _sign_in_body_problem(body: dict[str, Any]) -> InvalidInput | None:
         return InvalidInput(
             N_("Send 'init_data' (Mini App) or the Login Widget fields (id, auth_date, hash).")
         )
-    for name, kind in _WIDGET_FIELDS.items():
-        value = body.get(name)
-        if isinstance(value, bool) or not isinstance(value, kind):
+    for name, accepts in _WIDGET_FIELDS.items():
+        if not accepts(body.get(name)):
             return _widget_field_problem(name)
-    if not 0 < body["id"] <= MAX_TELEGRAM_ID or body["auth_date"] < 0:
-        return _widget_field_problem("id" if body["auth_date"] >= 0 else "auth_date")
     for name in _OPTIONAL_WIDGET_FIELDS:
-        if name in body and not isinstance(body[name], str):
+        if name in body and not _is_string(body[name]):
             return _widget_field_problem(name)
     return None
 

@@ -82,7 +82,7 @@ async def catalog(request: Request, locale: str) -> HTTPResponse:
 )
 async def save_locale(request: Request) -> HTTPResponse:
     user = await current_user(request)
-    body = json_object(request)
+    body = json_object(request, schemas.LOCALE_BODY)
     supported = settings_of(request).supported_locales
     wanted = body.get("locale")
     code = exact_locale(wanted, supported) if isinstance(wanted, str) else None

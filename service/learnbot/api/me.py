@@ -52,7 +52,7 @@ async def me(request: Request) -> HTTPResponse:
 )
 async def link_account(request: Request) -> HTTPResponse:
     user = await current_user(request)
-    body = json_object(request)
+    body = json_object(request, schemas.LINK_ACCOUNT_BODY)
     provider = text_field(body, "provider", max_length=32, pattern=schemas.PROVIDER_PATTERN)
     external_id = text_field(body, "external_id", max_length=256)
     display_name = optional_text_field(body, "display_name", max_length=128)

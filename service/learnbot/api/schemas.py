@@ -10,13 +10,16 @@ from sanic_ext.extensions.openapi.types import Integer, String
 
 from learnbot.api.problems import PROBLEM_CONTENT_TYPE
 from learnbot.i18n.catalogs import shipped_locales
-from learnbot.storage.cursor import CURSOR_PATTERN, MAX_CURSOR
+from learnbot.storage.cursor import CURSOR_PATTERN, MAX_CURSOR_DIGITS
 
 Schema = dict[str, Any]
 
 # Printable text with at least one character that is not white space.
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 PROVIDER_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
+# The Login Widget's redirect URL hands its numbers over as decimal digits.
+TELEGRAM_ID_DIGITS = r"^[1-9][0-9]{0,15}$"
+TIMESTAMP_DIGITS = r"^(0|[1-9][0-9]*)$"
 MAX_TELEGRAM_ID = 2**53 - 1
 
 # The `tma` security scheme that create_app registers: `Authorization: tma <init data>`.
@@ -111,15 +114,21 @@ SIGN_IN_BODY: Schema = {
         obj({"init_data": STRING}),
         obj(
             {
-                "id": TELEGRAM_ID,
+                "id": {"anyOf": [TELEGRAM_ID, {"type": "string", "pattern": TELEGRAM_ID_DIGITS}]},
                 "first_name": STRING,
-                "auth_date": {"type": "integer", "format": "int64", "minimum": 0},
+                "auth_date": {
+                    "anyOf": [
+                        {"type": "integer", "format": "int64", "minimum": 0},
+                        {"type": "string", "pattern": TIMESTAMP_DIGITS},
+                    ]
+                },
                 "hash": STRING,
             },
             {"last_name": STRING, "username": STRING, "photo_url": STRING},
         ),
     ],
-    "description": "Mini App init data, or the fields the Login Widget hands over.",
+    "description": "Mini App init data, or the fields the Login Widget hands over: `id` and "
+    "`auth_date` as numbers (its JavaScript callback) or as decimal digits (its redirect URL).",
 }
 LINK_ACCOUNT_BODY = obj(
     {"provider": text(32, PROVIDER_PATTERN), "external_id": text(256)},
@@ -146,7 +155,7 @@ LIMIT = Parameter(
 )
 CURSOR = Parameter(
     "cursor",
-    String(pattern=CURSOR_PATTERN, maxLength=len(str(MAX_CURSOR))),  # type: ignore[no-untyped-call]
+    String(pattern=CURSOR_PATTERN, maxLength=MAX_CURSOR_DIGITS),  # type: ignore[no-untyped-call]
     "query",
     description="next_cursor of the previous page",
 )

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Final, Literal
+
+from learnbot.i18n.markers import N_
 
 AuthOutcome = Literal["bad_signature", "expired", "malformed"]
+
+# Signed content is refused as a whole when a string in it could not be stored or logged.
+NOT_TEXT: Final = N_(
+    "The sign-in data has characters that are not allowed (NUL or a lone surrogate)."
+)
 
 
 class AuthError(Exception):

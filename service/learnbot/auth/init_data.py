@@ -15,9 +15,10 @@ from urllib.parse import quote, unquote_plus
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from learnbot.auth.errors import AuthError
+from learnbot.auth.errors import NOT_TEXT, AuthError
 from learnbot.i18n.markers import N_
 from learnbot.storage.models import TelegramProfile
+from learnbot.text import is_json_text, is_text
 
 TELEGRAM_PUBLIC_KEY_PRODUCTION: Final[str] = (
     "e7bf03a2fa4602af4580703d88dda5bb59f32ed8b02a56c187fe7d34caed242d"
@@ -69,6 +70,8 @@ def parse_init_data(raw: str) -> list[tuple[str, str]]:
             value = unquote_plus(raw_value, errors="strict")
         except UnicodeDecodeError:
             raise AuthError("malformed", N_("The init data is not valid UTF-8.")) from None
+        if not is_text(key) or not is_text(value):
+            raise AuthError("malformed", NOT_TEXT)
         if key in seen:
             raise AuthError("malformed", N_("The init data repeats a field."))
         seen.add(key)
@@ -144,11 +147,7 @@ def sign_init_data(
 
 def data_check_string(fields: Iterable[tuple[str, str]]) -> bytes:
     ordered = sorted(fields, key=lambda field: field[0])
-    text = "\n".join(f"{key}={value}" for key, value in ordered)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise AuthError("malformed", N_("The sign-in data is not valid UTF-8.")) from None
+    return "\n".join(f"{key}={value}" for key, value in ordered).encode("utf-8")
 
 
 def hash_matches(secret: bytes, signed: Iterable[tuple[str, str]], received_hash: str) -> bool:
@@ -220,6 +219,8 @@ def _profile_from_user_json(raw_user: str) -> TelegramProfile:
         raise AuthError("malformed", N_("The init data's user is not valid JSON.")) from None
     if not isinstance(user, dict):
         raise AuthError("malformed", N_("The init data's user is not a JSON object."))
+    if not is_json_text(user):
+        raise AuthError("malformed", NOT_TEXT)
     telegram_id = user.get("id")
     if not is_telegram_id(telegram_id):
         raise AuthError("malformed", N_("The user's id is not a valid Telegram id."))

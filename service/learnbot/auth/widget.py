@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from learnbot.auth.errors import AuthError
+from learnbot.auth.errors import NOT_TEXT, AuthError
 from learnbot.auth.init_data import (
     MAX_INIT_DATA_BYTES,
     check_auth_date,
@@ -16,6 +16,7 @@ from learnbot.auth.init_data import (
 )
 from learnbot.i18n.markers import N_
 from learnbot.storage.models import TelegramProfile
+from learnbot.text import is_text
 
 MAX_WIDGET_FIELDS: Final = 32
 
@@ -60,6 +61,8 @@ def _as_text(fields: Mapping[str, object]) -> dict[str, str]:
             text = value if isinstance(value, str) else str(value)
         except ValueError:
             raise AuthError("malformed", N_("The login has a number that is too large.")) from None
+        if not is_text(key) or not is_text(text):
+            raise AuthError("malformed", NOT_TEXT)
         size += len(key) + len(text)
         if size > MAX_INIT_DATA_BYTES:
             raise AuthError("malformed", N_("The login is too long."))

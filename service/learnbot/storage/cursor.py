@@ -6,8 +6,10 @@ import re
 
 from learnbot.storage.base import InvalidCursor
 
-CURSOR_PATTERN = r"^[1-9][0-9]{0,15}$"
-MAX_CURSOR = 2**53 - 1
+# Every cursor the pattern allows is accepted (16 digits fit a 64-bit id); one past the newest
+# id simply starts at the newest user.
+MAX_CURSOR_DIGITS = 16
+CURSOR_PATTERN = rf"^[1-9][0-9]{{0,{MAX_CURSOR_DIGITS - 1}}}$"
 _CURSOR = re.compile(CURSOR_PATTERN.removeprefix("^").removesuffix("$"))
 
 
@@ -17,6 +19,6 @@ def encode_cursor(last_id: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     """The id the page ended at; the next page holds the users created before it."""
-    if not _CURSOR.fullmatch(cursor) or int(cursor) > MAX_CURSOR:
+    if not _CURSOR.fullmatch(cursor):
         raise InvalidCursor("malformed cursor")
     return int(cursor)
