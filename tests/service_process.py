@@ -62,7 +62,7 @@ class Server:
     def wait_until_gone(self, timeout: float) -> float:
         """Seconds until no process of the service is left; AssertionError after timeout."""
         started = time.monotonic()
-        while self.process_group():
+        while self.process.poll() is None or self.process_group():
             if time.monotonic() - started > timeout:
                 raise AssertionError(f"still running after {timeout} s: {self.process_group()}")
             time.sleep(0.05)
@@ -248,9 +248,9 @@ class PartialRequest:
 
     def answer(self) -> tuple[int, dict[str, str], bytes]:
         received = b""
-        while chunk := self.connection.recv(65536):
-            received += chunk
-        self.connection.close()
+        with self.connection:
+            while chunk := self.connection.recv(65536):
+                received += chunk
         head, _, body = received.partition(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         headers = dict(line.lower().split(": ", 1) for line in header_lines)
