@@ -102,7 +102,7 @@ def launched_with_workers(tmp_path: Path, **overrides: str) -> Server:
 
 
 @pytest.mark.xfail(
-    reason="a signal before every worker acknowledged start-up can leave Sanic's SyncManager process running",
+    reason="a signal before every worker is ready can leave Sanic's SyncManager",
     strict=False,
 )
 @pytest.mark.slow
@@ -120,7 +120,7 @@ def test_a_stop_signal_during_start_up_stops_the_service_within_the_grace_period
 
 
 @pytest.mark.xfail(
-    reason="the workers stop, but Sanic's SyncManager process and the resource tracker outlive a killed main process",
+    reason="the workers stop; Sanic's SyncManager outlives a killed main process",
     strict=False,
 )
 @pytest.mark.slow
