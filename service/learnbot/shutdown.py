@@ -67,7 +67,9 @@ EXIT_SECONDS = 1.0
 
 
 def exit_soon() -> None:
-    """In a worker whose server has stopped and closed its resources."""
+    """In a worker whose server has stopped and closed its resources; never in the main process."""
+    if multiprocessing.parent_process() is None:
+        return
     timer = threading.Timer(EXIT_SECONDS, os._exit, args=(0,))
     timer.daemon = True
     timer.start()
