@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import AsyncIterator, Generator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ from psycopg import sql
 
 from learnbot.storage import UserStore, open_store
 from postgres_cluster import private_cluster
+from service_process import STARTED_PROCESS_GROUPS, live_processes_in_groups
 
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -47,6 +49,22 @@ def pytest_make_collect_report(
         report.outcome = "failed"
         report.longrepr = _ci_failure(reason)
     return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fails the run when a `learnbot serve` it started, or a worker of one, still runs."""
+    left_behind = live_processes_in_groups(STARTED_PROCESS_GROUPS)
+    if not left_behind:
+        return
+    for group in STARTED_PROCESS_GROUPS:
+        with suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"learnbot serve processes left running (now killed): {left_behind}", red=True
+        )
 
 
 @pytest.fixture(scope="session")

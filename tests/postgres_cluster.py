@@ -6,6 +6,7 @@ import os
 import pwd
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -44,6 +45,22 @@ class PrivateCluster:
 
     def stop(self) -> None:
         _run([*self._pg_ctl, "--mode=immediate", "--wait", "stop"])
+
+    def freeze(self) -> None:
+        """Stops every server process in place: to a client, a partition or a stalled disk."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
+    def _signal_all(self, signum: signal.Signals) -> None:
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in (postmaster, *map(int, children)):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
 
 @contextmanager

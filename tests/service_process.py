@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -11,8 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -48,8 +51,41 @@ class Server:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self.kill_process_group()
                 self.process.wait()
+
+    def kill_process_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def process_group(self) -> list[int]:
+        """The live (not zombie) processes of the service: the main process and its workers."""
+        return live_processes_in_groups({self.process.pid})
+
+    def wait_until_gone(self, timeout: float) -> float:
+        """Seconds until no process of the service is left; AssertionError after timeout."""
+        started = time.monotonic()
+        while self.process.poll() is None or self.process_group():
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"still running after {timeout} s: {self.process_group()}")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+
+# Process group ids of every `learnbot serve` the suite started, checked at its end.
+STARTED_PROCESS_GROUPS: set[int] = set()
+
+
+def live_processes_in_groups(groups: set[int]) -> list[int]:
+    listing = subprocess.run(
+        ["ps", "-A", "-o", "pid=,pgid=,stat="], capture_output=True, text=True, check=True
+    ).stdout
+    live = []
+    for line in listing.splitlines():
+        pid, pgid, state = line.split()[:3]
+        if int(pgid) in groups and not state.startswith("Z"):
+            live.append(int(pid))
+    return live
 
 
 def server_env(database_url: str, **overrides: str) -> dict[str, str]:
@@ -77,14 +113,10 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if v != ""}
 
 
-def start_server(
-    env: Mapping[str, str],
-    log_path: Path,
-    *,
-    timeout: float = 30,
-    python: str | Path = sys.executable,
+def launch_server(
+    env: Mapping[str, str], log_path: Path, *, python: str | Path = sys.executable
 ) -> Server:
-    """Starts `learnbot serve` as its own process and waits until /health answers."""
+    """Starts `learnbot serve` in a process group of its own, without waiting for it."""
     env = {"PROMETHEUS_MULTIPROC_DIR": str(log_path.parent / "metrics"), **env}
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
@@ -94,8 +126,22 @@ def start_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
-    server = Server(process, f"http://127.0.0.1:{env['PORT']}", log_path)
+    STARTED_PROCESS_GROUPS.add(process.pid)
+    return Server(process, f"http://127.0.0.1:{env['PORT']}", log_path)
+
+
+def start_server(
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    timeout: float = 30,
+    python: str | Path = sys.executable,
+) -> Server:
+    """Starts `learnbot serve` as its own process and waits until /health answers."""
+    server = launch_server(env, log_path, python=python)
+    process = server.process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -175,3 +221,97 @@ def send_json(
 
 def _percent(text: str) -> str:
     return quote(text, safe="", errors="surrogatepass")
+
+
+@dataclass
+class Answer:
+    telegram_id: int
+    status: int
+    content_type: str
+    retry_after: str | None
+    started: float
+    seconds: float
+
+
+def sign_in_traffic(url: str, stop: threading.Event, answers: list[Answer]) -> None:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        while not stop.is_set():
+            telegram_id = new_telegram_id()
+            started = time.monotonic()
+            response = http.post("/auth/telegram", json={"init_data": init_data(telegram_id)})
+            answers.append(
+                Answer(
+                    telegram_id,
+                    response.status_code,
+                    response.headers.get("content-type", ""),
+                    response.headers.get("retry-after"),
+                    started,
+                    time.monotonic() - started,
+                )
+            )
+            time.sleep(0.02)
+
+
+def assert_recovered_within(seconds: float, answers: list[Answer], back_at: float) -> None:
+    """Sign-ins succeed again within `seconds` of the dependency coming back, and stay so."""
+    recovered = [a for a in answers if a.status == 200 and a.started > back_at]
+    assert recovered, "no sign-in succeeded after the dependency came back"
+    first_success = min(a.started + a.seconds for a in recovered) - back_at
+    assert first_success < seconds, f"recovered {first_success:.1f} s after it came back"
+    late = [a for a in answers if a.started > back_at + seconds]
+    assert late
+    assert all(a.status == 200 for a in late)
+
+
+@contextmanager
+def steady_sign_ins(url: str, clients: int = 4) -> Iterator[list[Answer]]:
+    """Sign-ins from a few clients, one after another each, until the block ends."""
+    answers: list[Answer] = []
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=sign_in_traffic, args=(url, stop, answers)) for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield answers
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+@dataclass
+class PartialRequest:
+    """An HTTP/1.1 request of which only the head and part of the body have been sent."""
+
+    connection: socket.socket
+    rest: bytes
+
+    def finish(self) -> tuple[int, dict[str, str], bytes]:
+        self.connection.sendall(self.rest)
+        return self.answer()
+
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
+        received = b""
+        with self.connection:
+            while chunk := self.connection.recv(65536):
+                received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in header_lines)
+        return int(status_line.split()[1]), headers, body
+
+
+def begin_sign_in(url: str, sent: int, *, timeout: float = 30) -> PartialRequest:
+    """Sends the head of a sign-in and the first `sent` bytes of its body."""
+    body = json.dumps({"init_data": init_data(new_telegram_id())}).encode()
+    port = int(url.rsplit(":", 1)[1])
+    connection = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    head = (
+        "POST /auth/telegram HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    connection.sendall(head.encode() + body[:sent])
+    return PartialRequest(connection, body[sent:])

@@ -25,6 +25,9 @@ def test_defaults_for_a_laptop() -> None:
     assert settings.rate_limit_enabled is True
     assert settings.rate_limit_storage_url is None
     assert settings.database_timeout_seconds == 3.0
+    assert settings.request_timeout_seconds == 60
+    assert settings.response_timeout_seconds == 60
+    assert settings.shutdown_grace_seconds == 8
 
 
 def test_every_variable_is_read() -> None:
@@ -53,6 +56,9 @@ def test_every_variable_is_read() -> None:
             "RATE_LIMIT_TELEGRAM_ID": "1000/hour",
             "RATE_LIMIT_STORAGE_URL": "redis://:s3cret@cache:6379/1",
             "PROXIES_COUNT": "1",
+            "REQUEST_TIMEOUT_SECONDS": "5",
+            "RESPONSE_TIMEOUT_SECONDS": "7",
+            "SHUTDOWN_GRACE_SECONDS": "25",
         }
     )
     assert settings.database_url == "postgresql://learnbot:pw@db:5432/learnbot"
@@ -79,6 +85,9 @@ def test_every_variable_is_read() -> None:
     )
     assert settings.rate_limit_storage_url == "redis://:s3cret@cache:6379/1"
     assert settings.proxies_count == 1
+    assert settings.request_timeout_seconds == 5
+    assert settings.response_timeout_seconds == 7
+    assert settings.shutdown_grace_seconds == 25
     for secret in ("abc123", "pw@db", TOKEN, "s3cret"):
         assert secret not in repr(settings)
 
@@ -120,6 +129,9 @@ def test_production_needs_a_token_or_a_bot_id() -> None:
         ("RATE_LIMIT_ENABLED", "maybe", "1 or 0"),
         ("RATE_LIMIT_STORAGE_URL", "memcached://x", "a Redis URL"),
         ("PROXIES_COUNT", "9", "0 to 5"),
+        ("REQUEST_TIMEOUT_SECONDS", "0", "1 to 600"),
+        ("RESPONSE_TIMEOUT_SECONDS", "1.5", "1 to 600"),
+        ("SHUTDOWN_GRACE_SECONDS", "1", "2 to 300"),
         ("DEFAULT_LOCALE", "fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
         ("SUPPORTED_LOCALES", "en,fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
     ],

@@ -11,6 +11,8 @@ from sanic.config import Config
 from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
 from sanic.exceptions import NotFound as SanicNotFound
 from sanic.exceptions import PayloadTooLarge, RequestCancelled, SanicException
+from sanic.exceptions import RequestTimeout as SanicRequestTimeout
+from sanic.exceptions import ServiceUnavailable as SanicServiceUnavailable
 from sanic.handlers import ErrorHandler
 from sanic.http.http1 import Http
 from sanic.response import HTTPResponse, json
@@ -32,6 +34,7 @@ from learnbot.api.problems import (
     NotFound,
     Problem,
     RequestRejected,
+    RequestTimedOut,
 )
 from learnbot.api.rate_limits import RateLimits
 from learnbot.i18n.catalogs import load_catalogs
@@ -42,6 +45,7 @@ from learnbot.observability.requests import begin_request, end_request, method_l
 from learnbot.observability.sentry import init_sentry
 from learnbot.observability.timed_store import TimedStore
 from learnbot.settings import Settings
+from learnbot.shutdown import bound_main_process_stop, exit_soon, stop_with_main_process
 from learnbot.storage import StorageError, open_store
 
 log = logging.getLogger("learnbot")
@@ -82,6 +86,10 @@ def as_problem(exception: Exception, request: Request) -> Problem:
         return ClientClosedRequest(N_("The client closed the connection before the answer."))
     if isinstance(exception, StorageError):
         return DatabaseUnavailable(N_("The database does not answer; try again shortly."))
+    if isinstance(exception, SanicRequestTimeout) or (
+        isinstance(exception, SanicServiceUnavailable) and body_pending(request)
+    ):
+        return RequestTimedOut(N_("The request stalled before it was complete."))
     if isinstance(exception, SanicNotFound):
         return NotFound(N_("No endpoint answers at this path."))
     if isinstance(exception, SanicMethodNotAllowed):
@@ -103,6 +111,11 @@ def as_problem(exception: Exception, request: Request) -> Problem:
     if isinstance(exception, SanicException) and 400 <= exception.status_code < 500:
         return RequestRejected(exception.status_code)
     return InternalError(N_("The error was logged; please try again later."))
+
+
+def body_pending(request: Request) -> bool:
+    """Sanic's response timeout also runs while a body is awaited: then the client is late."""
+    return bool(getattr(request.stream, "request_body", None))
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -130,6 +143,10 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     app.config.REQUEST_MAX_HEADER_SIZE = MAX_HEADER_BYTES
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.REQUEST_TIMEOUT = settings.request_timeout_seconds
+    app.config.RESPONSE_TIMEOUT = settings.response_timeout_seconds
+    # In-flight requests get half the grace period; closing the database gets the rest.
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.shutdown_grace_seconds / 2
     app.config.OAS_URL_PREFIX = "/docs"
     app.config.OAS_UI_DEFAULT = "redoc"
     app.config.OAS_AUTODOC = False
@@ -164,6 +181,14 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     app.on_response(add_content_language, priority=1001)  # type: ignore[no-untyped-call]
     app.on_response(end_request, priority=1000)  # type: ignore[no-untyped-call]
 
+    @app.main_process_ready
+    async def bound_stop(app: App) -> None:
+        bound_main_process_stop(settings.shutdown_grace_seconds)
+
+    @app.before_server_start
+    async def watch_main_process(app: App) -> None:
+        stop_with_main_process(settings.shutdown_grace_seconds)
+
     @app.before_server_start
     async def open_database(app: App) -> None:
         app.ctx.metrics_registry = metrics.exposition_registry()
@@ -193,6 +218,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     async def close_database(app: App) -> None:
         await app.ctx.store.close()
         metrics.mark_worker_dead(os.getpid())
+        exit_soon()
 
     return app
 

@@ -55,6 +55,9 @@ class Settings:
     database_pool_size: int = 10
     database_timeout_seconds: float = 3.0
     migrations_wait_seconds: int = 0
+    request_timeout_seconds: int = 60
+    response_timeout_seconds: int = 60
+    shutdown_grace_seconds: int = 8
     uses_development_token: bool = False
     log_format: LogFormat = "json"
     sentry_dsn: str | None = field(default=None, repr=False)
@@ -102,6 +105,9 @@ class Settings:
             database_pool_size=int_setting(env, "DATABASE_POOL_SIZE", 10, 1, 200),
             database_timeout_seconds=float(int_setting(env, "DATABASE_TIMEOUT_SECONDS", 3, 1, 60)),
             migrations_wait_seconds=int_setting(env, "MIGRATIONS_WAIT_SECONDS", 0, 0, 86400),
+            request_timeout_seconds=int_setting(env, "REQUEST_TIMEOUT_SECONDS", 60, 1, 600),
+            response_timeout_seconds=int_setting(env, "RESPONSE_TIMEOUT_SECONDS", 60, 1, 600),
+            shutdown_grace_seconds=int_setting(env, "SHUTDOWN_GRACE_SECONDS", 8, 2, 300),
             uses_development_token=uses_development_token,
             log_format="console"
             if choice_setting(env, "LOG_FORMAT", LOG_FORMATS, "json") == "console"

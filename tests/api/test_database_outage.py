@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -10,38 +8,42 @@ import psycopg
 import pytest
 
 from postgres_cluster import private_cluster
-from service_process import init_data, new_telegram_id, server_env, start_server
+from service_process import (
+    Answer,
+    assert_recovered_within,
+    server_env,
+    start_server,
+    steady_sign_ins,
+)
 
 TIMEOUT_SECONDS = 3  # DATABASE_TIMEOUT_SECONDS, the service's default
+FROZEN_TIMEOUT_SECONDS = 2
+FREEZE_SECONDS = 8
 
 
-@dataclass
-class Answer:
-    telegram_id: int
-    status: int
-    content_type: str
-    retry_after: str | None
-    started: float
-    seconds: float
+def check_ready(url: str, seconds: float) -> list[tuple[httpx.Response, float]]:
+    """/ready twice a second for `seconds`: each answer and how long it took."""
+    checks = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        started = time.monotonic()
+        ready = httpx.get(url + "/ready", timeout=30)
+        checks.append((ready, time.monotonic() - started))
+        time.sleep(0.5)
+    return checks
 
 
-def sign_in_traffic(url: str, stop: threading.Event, answers: list[Answer]) -> None:
-    with httpx.Client(base_url=url, timeout=30) as http:
-        while not stop.is_set():
-            telegram_id = new_telegram_id()
-            started = time.monotonic()
-            response = http.post("/auth/telegram", json={"init_data": init_data(telegram_id)})
-            answers.append(
-                Answer(
-                    telegram_id,
-                    response.status_code,
-                    response.headers.get("content-type", ""),
-                    response.headers.get("retry-after"),
-                    started,
-                    time.monotonic() - started,
-                )
+def assert_acknowledged_sign_ins_stored(database_url: str, answers: list[Answer]) -> None:
+    acknowledged = {a.telegram_id for a in answers if a.status == 200}
+    with psycopg.connect(database_url) as connection:
+        stored = {
+            row[0]
+            for row in connection.execute(
+                "SELECT telegram_id FROM users WHERE telegram_id = ANY(%s)",
+                (list(acknowledged),),
             )
-            time.sleep(0.02)
+        }
+    assert stored == acknowledged
 
 
 @pytest.mark.slow
@@ -51,31 +53,18 @@ def test_the_service_rides_out_a_database_outage(tmp_path: Path) -> None:
             server_env(cluster.url, WORKERS="2"), tmp_path / "server.log", timeout=60
         )
         try:
-            answers: list[Answer] = []
-            stop = threading.Event()
-            clients = [
-                threading.Thread(target=sign_in_traffic, args=(server.url, stop, answers))
-                for _ in range(4)
-            ]
-            for client in clients:
-                client.start()
-            time.sleep(2)
+            with steady_sign_ins(server.url) as answers:
+                time.sleep(2)
 
-            cluster.stop()
-            down_at = time.monotonic()
-            ready_checks = []
-            while time.monotonic() - down_at < 10:
-                started = time.monotonic()
-                ready = httpx.get(server.url + "/ready", timeout=30)
-                ready_checks.append((ready.status_code, time.monotonic() - started))
-                time.sleep(0.5)
-            restarting_at = time.monotonic()
-            cluster.start()
-            back_at = time.monotonic()
-            time.sleep(8)
-            stop.set()
-            for client in clients:
-                client.join()
+                cluster.stop()
+                down_at = time.monotonic()
+                ready_checks = [
+                    (ready.status_code, seconds) for ready, seconds in check_ready(server.url, 10)
+                ]
+                restarting_at = time.monotonic()
+                cluster.start()
+                back_at = time.monotonic()
+                time.sleep(8)
         finally:
             server.stop()
 
@@ -98,21 +87,49 @@ def test_the_service_rides_out_a_database_outage(tmp_path: Path) -> None:
         assert all(status == 503 for status, _ in ready_checks[2:])
         assert max(seconds for _, seconds in ready_checks) < 5
 
-        recovered = [a for a in answers if a.status == 200 and a.started > back_at]
-        assert recovered, "no sign-in succeeded after the database came back"
-        first_success = min(a.started + a.seconds for a in recovered) - back_at
-        assert first_success < 5, f"recovered {first_success:.1f} s after the restart"
-        late = [a for a in answers if a.started > back_at + 5]
-        assert late
-        assert all(a.status == 200 for a in late)
+        assert_recovered_within(5, answers, back_at)
 
-        acknowledged = {a.telegram_id for a in answers if a.status == 200}
-        with psycopg.connect(cluster.url) as connection:
-            stored = {
-                row[0]
-                for row in connection.execute(
-                    "SELECT telegram_id FROM users WHERE telegram_id = ANY(%s)",
-                    (list(acknowledged),),
-                )
-            }
-        assert stored == acknowledged
+        assert_acknowledged_sign_ins_stored(cluster.url, answers)
+
+
+@pytest.mark.slow
+def test_a_frozen_database_answers_503_within_the_timeout(tmp_path: Path) -> None:
+    with private_cluster() as cluster:
+        server = start_server(
+            server_env(cluster.url, DATABASE_TIMEOUT_SECONDS=str(FROZEN_TIMEOUT_SECONDS)),
+            tmp_path / "server.log",
+            timeout=60,
+        )
+        try:
+            with steady_sign_ins(server.url) as answers:
+                time.sleep(2)
+                cluster.freeze()
+                frozen_at = time.monotonic()
+                try:
+                    ready_checks = check_ready(server.url, FREEZE_SECONDS)
+                finally:
+                    cluster.thaw()
+                thawed_at = time.monotonic()
+                time.sleep(7)
+        finally:
+            server.stop()
+
+        bound = FROZEN_TIMEOUT_SECONDS + 1
+        during = [a for a in answers if frozen_at < a.started < thawed_at - bound]
+        assert during, "no sign-in was sent while the database was frozen"
+        for answer in during:
+            assert answer.status == 503, server.log()
+            assert answer.content_type == "application/problem+json"
+            assert answer.retry_after is not None
+        slow = [a for a in answers if a.seconds >= bound]
+        assert not slow, [(a.started - frozen_at, a.seconds, a.status) for a in slow]
+
+        assert all(ready.status_code == 503 for ready, _ in ready_checks)
+        assert all(
+            ready.headers["content-type"] == "application/problem+json" for ready, _ in ready_checks
+        )
+        ready_seconds = [round(seconds, 2) for _, seconds in ready_checks]
+        assert max(ready_seconds) < bound, ready_seconds
+
+        assert_recovered_within(5, answers, thawed_at)
+        assert_acknowledged_sign_ins_stored(cluster.url, answers)

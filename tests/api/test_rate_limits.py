@@ -8,10 +8,22 @@ import httpx
 import pytest
 import redis
 
-from service_process import Server, free_port, init_data, new_telegram_id, server_env, start_server
+from redis_server import private_redis
+from service_process import (
+    Server,
+    assert_recovered_within,
+    free_port,
+    init_data,
+    new_telegram_id,
+    server_env,
+    start_server,
+    steady_sign_ins,
+)
 
 PROBLEM = "application/problem+json"
 REDIS_URL = "redis://127.0.0.1:6379/15"
+# Two checks per sign-in (address, Telegram id), each given up after 0.5 s, and a margin.
+FROZEN_REDIS_BOUND_SECONDS = 2.0
 
 
 def serve(tmp_path: Path, **env: str) -> Server:
@@ -158,3 +170,37 @@ def test_an_unreachable_redis_lets_requests_through_quickly(tmp_path: Path) -> N
         assert "rate limit storage unavailable" in server.log()
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_frozen_redis_lets_sign_ins_through_within_a_bounded_wait(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as frozen:
+        server = serve(tmp_path, RATE_LIMIT_STORAGE_URL=frozen.url)
+        try:
+            with steady_sign_ins(server.url) as answers:
+                time.sleep(2)
+                frozen.freeze()
+                frozen_at = time.monotonic()
+                try:
+                    time.sleep(8)
+                finally:
+                    frozen.thaw()
+                thawed_at = time.monotonic()
+                time.sleep(7)
+        finally:
+            server.stop()
+        counted_after_thaw = [
+            a.telegram_id
+            for a in answers
+            if a.started > thawed_at + 5
+            and redis.Redis.from_url(frozen.url).keys(f"*{a.telegram_id}*")
+        ]
+
+    during = [a for a in answers if frozen_at < a.started < thawed_at]
+    assert during, "no sign-in was sent while Redis was frozen"
+    assert {a.status for a in answers} == {200}, server.log()
+    slow = [a for a in answers if a.seconds >= FROZEN_REDIS_BOUND_SECONDS]
+    assert not slow, [(round(a.started - frozen_at, 1), round(a.seconds, 1)) for a in slow]
+    assert "rate limit storage unavailable" in server.log()
+    assert_recovered_within(5, answers, thawed_at)
+    assert counted_after_thaw, "the limits were not counted in Redis again after the thaw"

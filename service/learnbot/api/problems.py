@@ -108,6 +108,10 @@ class MethodNotAllowed(Problem):
     status, slug, title = 405, "method-not-allowed", N_("Method not allowed")
 
 
+class RequestTimedOut(Problem):
+    status, slug, title = 408, "request-timeout", N_("The request was not received in time")
+
+
 class AccountConflict(Problem):
     status, slug, title = 409, "account-conflict", N_("The account cannot be linked")
 

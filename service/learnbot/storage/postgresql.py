@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from learnbot.storage import migrations
 from learnbot.storage.base import USER_COLUMNS, AccountConflict, StorageError, UserStore
 from learnbot.storage.cursor import decode_cursor, encode_cursor
+from learnbot.storage.deadline import Deadline, within_deadline
 from learnbot.storage.models import (
     LinkedAccount,
     MigrationState,
@@ -62,6 +63,7 @@ class PostgresUserStore(UserStore):
         self._timeout = timeout
         self._pool: AsyncConnectionPool[_Connection] | None = None
         self.idle_check = IdleConnectionCheck()
+        self.deadline = Deadline(timeout)
 
     async def open(self) -> None:
         self._pool = AsyncConnectionPool(
@@ -71,6 +73,7 @@ class PostgresUserStore(UserStore):
                 "connect_timeout": max(2, math.ceil(self._timeout)),
                 "options": f"-c statement_timeout={round(self._timeout * 1000)} -c TimeZone=UTC",
                 "application_name": "learnbot",
+                **dead_peer_detection(self._timeout),
             },
             min_size=1,
             max_size=self._pool_size,
@@ -87,8 +90,9 @@ class PostgresUserStore(UserStore):
         await self._pool.open(wait=False)
 
     async def close(self) -> None:
+        await self.deadline.close()
         if self._pool is not None:
-            await self._pool.close()
+            await self._pool.close(timeout=self._timeout)
             self._pool = None
 
     def pool_stats(self) -> dict[str, int]:
@@ -106,10 +110,12 @@ class PostgresUserStore(UserStore):
         async with self._connection() as connection:
             return await migrations.migrate_postgresql(connection)
 
+    @within_deadline
     async def migration_state(self) -> MigrationState:
         async with self._connection() as connection:
             return await migrations.postgresql_migration_state(connection)
 
+    @within_deadline
     async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
         async with self._connection() as connection:
             cursor = await connection.execute(
@@ -154,6 +160,7 @@ class PostgresUserStore(UserStore):
         assert row is not None
         return SignIn(user=_user(row), created=row[12])
 
+    @within_deadline
     async def get_user(self, telegram_id: int) -> User | None:
         async with self._connection() as connection:
             cursor = await connection.execute(
@@ -168,6 +175,7 @@ class PostgresUserStore(UserStore):
             row = await cursor.fetchone()
         return None if row is None else _user(row)
 
+    @within_deadline
     async def get_user_with_accounts(
         self, telegram_id: int
     ) -> tuple[User, list[LinkedAccount]] | None:
@@ -206,6 +214,7 @@ class PostgresUserStore(UserStore):
         ]
         return _user(row), accounts
 
+    @within_deadline
     async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
         async with self._connection() as connection:
             cursor = await connection.execute(
@@ -220,6 +229,7 @@ class PostgresUserStore(UserStore):
             rows = await cursor.fetchall()
         return [_account(row) for row in rows]
 
+    @within_deadline
     async def link_account(
         self,
         user_id: int,
@@ -269,6 +279,7 @@ class PostgresUserStore(UserStore):
             )
             return await cursor.fetchone()
 
+    @within_deadline
     async def unlink_account(self, user_id: int, provider: str) -> bool:
         async with self._connection() as connection:
             cursor = await connection.execute(
@@ -277,6 +288,7 @@ class PostgresUserStore(UserStore):
             )
             return cursor.rowcount > 0
 
+    @within_deadline
     async def list_users(self, limit: int, cursor: str | None) -> UserPage:
         before = None if cursor is None else decode_cursor(cursor)
         async with self._connection() as connection:
@@ -308,11 +320,13 @@ class PostgresUserStore(UserStore):
         more = len(rows) > limit
         return UserPage(users=users, next_cursor=encode_cursor(users[-1].id) if more else None)
 
+    @within_deadline
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
         return await self._update_user(
             "is_blocked = %s", "telegram_id = %s", (blocked, telegram_id)
         )
 
+    @within_deadline
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
         return await self._update_user("locale = %s", "id = %s", (locale, user_id))
 
@@ -338,6 +352,17 @@ class PostgresUserStore(UserStore):
             self.idle_check.distrust_all()
             # libpq messages name host and port at most; the DSN stays out of the message.
             raise StorageError(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+
+
+def dead_peer_detection(timeout: float) -> dict[str, int]:
+    """libpq settings that end a connection whose peer went silent (a partition, a dead host)."""
+    return {
+        "keepalives": 1,
+        "keepalives_idle": max(1, math.ceil(timeout)),
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": round(timeout * 1000),
+    }
 
 
 def _utc(moment: datetime) -> datetime:
