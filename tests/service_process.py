@@ -57,6 +57,8 @@ class Server:
     def kill_process_group(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        # Reaped here, so that no Popen is collected while its process still runs.
+        self.process.wait(timeout=10)
 
     def process_group(self) -> list[int]:
         """The live (not zombie) processes of the service: the main process and its workers."""

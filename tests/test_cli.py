@@ -11,7 +11,7 @@ import pytest
 
 from learnbot.auth import verify_init_data
 from learnbot.settings import DEVELOPMENT_BOT_TOKEN
-from service_process import BOT_TOKEN, Server, server_env, start_server
+from service_process import BOT_TOKEN, launch_server, server_env, start_server
 
 
 def learnbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -135,21 +135,12 @@ def test_production_waits_to_listen_until_the_schema_is_current(
 ) -> None:
     # A replica of a rolling deploy: it listens only once `learnbot migrate` has run elsewhere.
     env = server_env(database_url, APP_ENV="production", MIGRATIONS_WAIT_SECONDS="120")
-    log_path = tmp_path / "s.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "learnbot", "serve"],
-            env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), **env},
-            cwd=tmp_path,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    server = Server(process, f"http://127.0.0.1:{env['PORT']}", log_path)
+    server = launch_server(env, tmp_path / "s.log")
+    process = server.process
     url = server.url + "/ready"
     try:
         time.sleep(3)
-        assert process.poll() is None, log_path.read_text()
+        assert process.poll() is None, server.log()
         try:
             httpx.get(url, timeout=1)
             raise AssertionError("listened before the migrations were applied")
@@ -163,7 +154,7 @@ def test_production_waits_to_listen_until_the_schema_is_current(
                 assert httpx.get(url, timeout=1).status_code == 200
                 break
             except httpx.TransportError:
-                assert time.monotonic() < deadline, log_path.read_text()
+                assert time.monotonic() < deadline, server.log()
                 time.sleep(0.2)
     finally:
         server.stop()
