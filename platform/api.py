@@ -68,10 +68,8 @@ class Api(pulumi.ComponentResource):
         )
         self.migration = self._migration(envs)
         self.containers = self._replicas(envs)
-        self.proxy_config: pulumi.Output[str] = pulumi.Output.from_input(
-            nginx_config(
-                self.service_alias, API_PORT, listen_port=PROXY_PORT, health_port=PROXY_HEALTH_PORT
-            )
+        self.proxy_config = nginx_config(
+            self.service_alias, API_PORT, listen_port=PROXY_PORT, health_port=PROXY_HEALTH_PORT
         )
         self.proxy = self._proxy()
         self.url = published_url(args.bind_address, args.published_port)

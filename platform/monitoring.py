@@ -95,7 +95,8 @@ class MonitoringArgs:
     receivers: ReceiverSecrets
     bind_address: str
     grafana_port: int
-    grafana_root_url: str
+    # None: the URL Grafana is published at.
+    grafana_root_url: str | None
     # None: Prometheus is not published; its URL is its address on the stack's network.
     prometheus_port: int | None = None
     grafana_admin_password: pulumi.Input[str] | None = field(default=None, repr=False)
@@ -122,7 +123,9 @@ class Monitoring(pulumi.ComponentResource):
             )
         )
         self.prometheus = self._prometheus()
-        self.grafana_url = args.grafana_root_url
+        self.grafana_url = args.grafana_root_url or published_url(
+            args.bind_address, args.grafana_port
+        )
         self.grafana_admin_password: pulumi.Output[str] = self._grafana_password()
         self.grafana = self._grafana()
         if args.prometheus_port is None:

@@ -243,8 +243,8 @@ class StackConfig:
     proxies_in_front: int
     proxy_port: int
     grafana_port: int
-    # The URL people open Grafana at; its links and redirects use it.
-    grafana_root_url: str
+    # The URL people open Grafana at; its links and redirects use it. None: its published URL.
+    grafana_root_url: str | None
     prometheus_port: int | None
     images: Mapping[str, str]
     backup: BackupConfig
@@ -500,7 +500,7 @@ def _bind_address(values: Mapping[str, str]) -> str:
         ) from None
 
 
-def _grafana_root_url(values: Mapping[str, str], bind_address: str, port: int) -> str:
+def _grafana_root_url(values: Mapping[str, str], bind_address: str, port: int) -> str | None:
     raw = values.get("grafanaRootUrl")
     if raw is None:
         if ipaddress.ip_address(bind_address).is_unspecified:
@@ -510,8 +510,7 @@ def _grafana_root_url(values: Mapping[str, str], bind_address: str, port: int) -
                 "Grafana at, such as https://grafana.example.com or "
                 f"http://<the host's name>:{port}",
             )
-        host = f"[{bind_address}]" if ":" in bind_address else bind_address
-        return f"http://{host}:{port}"
+        return None
     parts = urlsplit(raw)
     _http_url("https://grafana.example.com")("grafanaRootUrl", raw)
     if parts.username or parts.password or parts.query or parts.fragment:

@@ -8,7 +8,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from learnbot.backup.arguments import add_backup_commands
 from learnbot.observability.logs import logging_config
 from learnbot.observability.metrics import MULTIPROC_DIR_VARIABLE, reset_multiproc_dir
 from learnbot.settings import ConfigError, Settings
-from learnbot.storage import StorageError, open_store
+from learnbot.storage import StorageError, UserStore, open_store
 
 if TYPE_CHECKING:
     from learnbot.app import App
@@ -50,13 +51,19 @@ def _prepare_metrics_dir() -> None:
     )
 
 
-async def _migrate(settings: Settings) -> list[int]:
+@asynccontextmanager
+async def _opened_store(settings: Settings) -> AsyncIterator[UserStore]:
     store = open_store(settings.database_url, timeout=settings.database_timeout_seconds)
-    await store.open()
     try:
-        return await store.migrate()
+        await store.open()
+        yield store
     finally:
         await store.close()
+
+
+async def _migrate(settings: Settings) -> list[int]:
+    async with _opened_store(settings) as store:
+        return await store.migrate()
 
 
 def migrate(settings: Settings) -> None:
@@ -69,14 +76,11 @@ def migrate(settings: Settings) -> None:
 
 async def _schema_is_current(settings: Settings) -> bool:
     """Whether the schema has every migration this release knows (or a later one's)."""
-    store = open_store(settings.database_url, timeout=settings.database_timeout_seconds)
     try:
-        await store.open()
-        state = await store.migration_state()
+        async with _opened_store(settings) as store:
+            state = await store.migration_state()
     except StorageError:
         return False
-    finally:
-        await store.close()
     return state.applied >= state.latest
 
 

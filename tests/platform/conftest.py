@@ -15,16 +15,7 @@ PLATFORM = Path(__file__).resolve().parents[2] / "platform"
 if str(PLATFORM) not in sys.path:
     sys.path.insert(0, str(PLATFORM))
 
-from stack_run import (  # noqa: E402
-    BASE_CONFIG,
-    CONFIGURED,
-    KUBERNETES_CONFIG,
-    KUBERNETES_CONFIGURED,
-    KUBERNETES_SECRETS,
-    SECRETS,
-    StackRun,
-    run_program,
-)
+from stack_run import KUBERNETES_CONFIG, StackRun, run_program, run_stack  # noqa: E402
 
 # Held by the module, not only by the fixture: collected at the end of the session, an unclosed
 # loop warns while pytest still counts unraisable warnings, and fails the run.
@@ -50,28 +41,28 @@ def current_loop(pulumi_loop: asyncio.AbstractEventLoop) -> Iterator[None]:
 def default_stack(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
     """The program with only the required settings: every default in force."""
     asyncio.set_event_loop(pulumi_loop)
-    return run_program(BASE_CONFIG, secret_keys=["telegramBotToken"])
+    return run_stack("docker-defaults")
 
 
 @pytest.fixture(scope="session")
 def configured_stack(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
     """The program with every secret and a setting changed from each default that matters."""
     asyncio.set_event_loop(pulumi_loop)
-    return run_program(CONFIGURED, secret_keys=list(SECRETS), stack="prod")
+    return run_stack("docker-configured")
 
 
 @pytest.fixture(scope="session")
 def kubernetes_stack(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
     """The Kubernetes target with only its required settings."""
     asyncio.set_event_loop(pulumi_loop)
-    return run_program(KUBERNETES_CONFIG, secret_keys=["telegramBotToken"])
+    return run_stack("kubernetes-defaults")
 
 
 @pytest.fixture(scope="session")
 def kubernetes_configured(pulumi_loop: asyncio.AbstractEventLoop) -> StackRun:
     """The Kubernetes target with every secret, the kubeconfig included, and changed settings."""
     asyncio.set_event_loop(pulumi_loop)
-    return run_program(KUBERNETES_CONFIGURED, secret_keys=list(KUBERNETES_SECRETS), stack="prod")
+    return run_stack("kubernetes-configured")
 
 
 @pytest.fixture(scope="session")

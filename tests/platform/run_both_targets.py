@@ -13,30 +13,15 @@ import importlib.metadata
 import json
 import sys
 
-from stack_run import (
-    BASE_CONFIG,
-    CONFIGURED,
-    KUBERNETES_CONFIG,
-    KUBERNETES_CONFIGURED,
-    KUBERNETES_SECRETS,
-    SECRETS,
-    StackRun,
-    run_program,
-)
+from stack_run import STACKS, StackRun, run_stack
 
 SDKS = ("pulumi", "pulumi-docker", "pulumi-random", "pulumi-kubernetes")
 
 
 def runs_of_both_targets() -> dict[str, list[StackRun]]:
     return {
-        "docker": [
-            run_program(BASE_CONFIG, secret_keys=["telegramBotToken"]),
-            run_program(CONFIGURED, secret_keys=list(SECRETS), stack="prod"),
-        ],
-        "kubernetes": [
-            run_program(KUBERNETES_CONFIG, secret_keys=["telegramBotToken"]),
-            run_program(KUBERNETES_CONFIGURED, secret_keys=list(KUBERNETES_SECRETS), stack="prod"),
-        ],
+        target: [run_stack(name) for name in STACKS if name.startswith(target + "-")]
+        for target in ("docker", "kubernetes")
     }
 
 

@@ -339,3 +339,17 @@ KUBERNETES_CONFIGURED = {
     "ingressClassName": "nginx",
     "tlsSecretName": "learnbot-api-tls",
 }
+
+# The stacks the platform tests run, by name: each target with only its required settings, and
+# with every secret and a setting changed from each default that matters.
+STACKS: dict[str, tuple[Mapping[str, str], tuple[str, ...], str]] = {
+    "docker-defaults": (BASE_CONFIG, ("telegramBotToken",), "test"),
+    "docker-configured": (CONFIGURED, tuple(SECRETS), "prod"),
+    "kubernetes-defaults": (KUBERNETES_CONFIG, ("telegramBotToken",), "test"),
+    "kubernetes-configured": (KUBERNETES_CONFIGURED, tuple(KUBERNETES_SECRETS), "prod"),
+}
+
+
+def run_stack(name: str, mocks: StackMocks | None = None) -> StackRun:
+    config, secret_keys, stack = STACKS[name]
+    return run_program(config, secret_keys=secret_keys, stack=stack, mocks=mocks)

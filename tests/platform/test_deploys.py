@@ -9,33 +9,15 @@ import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 from stack_run import (
-    BASE_CONFIG,
-    CONFIGURED,
     CONTAINER,
     HEALTHCHECK_DURATIONS,
-    KUBERNETES_CONFIG,
-    KUBERNETES_CONFIGURED,
-    KUBERNETES_SECRETS,
-    SECRETS,
+    STACKS,
     StackMocks,
-    StackRun,
     go_duration_read_back,
     plain,
-    run_program,
+    run_stack,
     unchanged,
 )
-
-STACKS: dict[str, tuple[dict[str, str], list[str]]] = {
-    "docker-defaults": (BASE_CONFIG, ["telegramBotToken"]),
-    "docker-configured": (CONFIGURED, list(SECRETS)),
-    "kubernetes-defaults": (KUBERNETES_CONFIG, ["telegramBotToken"]),
-    "kubernetes-configured": (KUBERNETES_CONFIGURED, list(KUBERNETES_SECRETS)),
-}
-
-
-def run(name: str, mocks: StackMocks) -> StackRun:
-    config, secret_keys = STACKS[name]
-    return run_program(config, secret_keys=secret_keys, mocks=mocks)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +30,7 @@ def test_the_provider_reads_durations_back_in_go_form(written: str, read_back: s
 
 @pytest.mark.parametrize("name", ["docker-defaults", "docker-configured"])
 def test_every_healthcheck_duration_is_written_as_the_provider_reads_it_back(name: str) -> None:
-    stack = run(name, StackMocks())
+    stack = run_stack(name, StackMocks())
     checked = 0
     for container in stack.containers().values():
         for key, value in container.get("healthcheck", {}).items():
@@ -61,9 +43,9 @@ def test_every_healthcheck_duration_is_written_as_the_provider_reads_it_back(nam
 @pytest.mark.parametrize("name", list(STACKS))
 def test_a_second_up_with_nothing_changed_changes_nothing(name: str) -> None:
     first = StackMocks()
-    run(name, first)
+    run_stack(name, first)
     second = StackMocks()
-    run(name, second)
+    run_stack(name, second)
     changed = unchanged(first, second, invert=True)
     assert [(r.typ, r.name) for r in changed] == []
     assert len(second.resources) == len(first.resources)
@@ -72,15 +54,14 @@ def test_a_second_up_with_nothing_changed_changes_nothing(name: str) -> None:
 @pytest.mark.parametrize("name", list(STACKS))
 def test_a_preview_runs_with_every_computed_value_unknown(name: str) -> None:
     previewed = StackMocks(preview=True)
-    stack = run(name, previewed)
+    stack = run_stack(name, previewed)
     deployed = StackMocks()
-    run(name, deployed)
+    deployment = run_stack(name, deployed)
     # The preview plans every resource the deploy creates.
     assert sorted((r.typ, r.name) for r in previewed.resources) == sorted(
         (r.typ, r.name) for r in deployed.resources
     )
-    outputs = stack.program["outputs"]
-    assert set(outputs) == set(run(name, StackMocks()).program["outputs"])
+    assert set(stack.program["outputs"]) == set(deployment.program["outputs"])
     if name.startswith("docker"):
         # The harness really previews: what only the engine knows is unknown.
         assert not is_known(stack.program["api"].image_ref)
@@ -93,9 +74,9 @@ def is_known(output: Any) -> bool:
 def test_the_second_up_check_sees_a_duration_the_provider_rewrites() -> None:
     # The check itself: a container written with "60s" is a change at every preview.
     first = StackMocks()
-    run("docker-defaults", first)
+    run_stack("docker-defaults", first)
     second = StackMocks()
-    run("docker-defaults", second)
+    run_stack("docker-defaults", second)
     (container,) = [r for r in second.resources if r.typ == CONTAINER and r.name == "api-redis"]
     healthcheck: dict[str, Any] = plain(container.inputs["healthcheck"])
     container.inputs["healthcheck"] = {**healthcheck, "interval": "10s", "startPeriod": "60s"}

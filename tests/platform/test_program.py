@@ -476,15 +476,6 @@ def test_every_interface_gives_urls_on_loopback_and_grafana_its_root_url() -> No
     assert resolve(stack.program["outputs"]["grafanaUrl"]) == root_url
 
 
-def test_grafana_needs_its_root_url_when_published_on_every_interface() -> None:
-    from stack_config import StackConfigError, load_stack_config
-
-    with pytest.raises(StackConfigError, match="learnbot:grafanaRootUrl: required when"):
-        load_stack_config(
-            {**BASE_CONFIG, "bindAddress": "::"}, shipped_locales=["en"], default_api_image_tag="1"
-        )
-
-
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

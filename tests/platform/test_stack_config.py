@@ -270,6 +270,8 @@ def test_every_key_has_an_invalid_case_or_takes_anything() -> None:
         ({**ON_KUBERNETES, "proxyPort": "80"}, "proxyPort", "learnbot:target docker only"),
         ({**ON_KUBERNETES, "nginxImage": "nginx:1.27"}, "nginxImage", "target docker only"),
         ({"dbInstances": "3"}, "dbInstances", "learnbot:target kubernetes only"),
+        ({"bindAddress": "::"}, "grafanaRootUrl", "required when learnbot:bindAddress is ::"),
+        ({"bindAddress": "0.0.0.0"}, "grafanaRootUrl", "required when learnbot:bindAddress is"),
         ({"kubeconfig": "apiVersion: v1"}, "kubeconfig", "learnbot:target kubernetes only"),
         (
             {**ON_KUBERNETES, "apiReplicas": "4", "apiMaxReplicas": "3"},
