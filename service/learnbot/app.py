@@ -35,6 +35,7 @@ from learnbot.api.problems import (
     Problem,
     RequestRejected,
     RequestTimedOut,
+    ResponseTimedOut,
 )
 from learnbot.api.rate_limits import RateLimits
 from learnbot.i18n.catalogs import load_catalogs
@@ -89,7 +90,10 @@ def as_problem(exception: Exception, request: Request) -> Problem:
     if isinstance(exception, SanicRequestTimeout) or (
         isinstance(exception, SanicServiceUnavailable) and body_pending(request)
     ):
+        stop_reading(request)
         return RequestTimedOut(N_("The request stalled before it was complete."))
+    if isinstance(exception, SanicServiceUnavailable):
+        return ResponseTimedOut(N_("The answer took longer than the service allows; try again."))
     if isinstance(exception, SanicNotFound):
         return NotFound(N_("No endpoint answers at this path."))
     if isinstance(exception, SanicMethodNotAllowed):
@@ -116,6 +120,18 @@ def as_problem(exception: Exception, request: Request) -> Problem:
 def body_pending(request: Request) -> bool:
     """Sanic's response timeout also runs while a body is awaited: then the client is late."""
     return bool(getattr(request.stream, "request_body", None))
+
+
+def stop_reading(request: Request) -> None:
+    """After a stalled request's 408 the connection closes.
+
+    Otherwise Sanic, having sent the answer, waits without a deadline for the rest of a body
+    that is not coming, and the connection stays open for as long as the client likes.
+    """
+    stream = request.stream
+    if stream is not None and hasattr(stream, "request_body"):
+        stream.request_body = None
+        stream.keep_alive = False
 
 
 def allowed_methods(request: Request) -> list[str]:

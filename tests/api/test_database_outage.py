@@ -11,6 +11,7 @@ from postgres_cluster import private_cluster
 from service_process import (
     Answer,
     assert_recovered_within,
+    init_data,
     server_env,
     start_server,
     steady_sign_ins,
@@ -133,3 +134,33 @@ def test_a_frozen_database_answers_503_within_the_timeout(tmp_path: Path) -> Non
 
         assert_recovered_within(5, answers, thawed_at)
         assert_acknowledged_sign_ins_stored(cluster.url, answers)
+
+
+@pytest.mark.slow
+def test_a_request_over_the_response_timeout_answers_503_problem(tmp_path: Path) -> None:
+    """RESPONSE_TIMEOUT_SECONDS shorter than the database deadline: Sanic's timeout answers."""
+    with private_cluster() as cluster:
+        server = start_server(
+            server_env(cluster.url, DATABASE_TIMEOUT_SECONDS="10", RESPONSE_TIMEOUT_SECONDS="1"),
+            tmp_path / "server.log",
+            timeout=60,
+        )
+        try:
+            assert httpx.get(server.url + "/ready", timeout=10).status_code == 200
+            cluster.freeze()
+            try:
+                started = time.monotonic()
+                answer = httpx.post(
+                    server.url + "/auth/telegram", json={"init_data": init_data(1)}, timeout=30
+                )
+                seconds = time.monotonic() - started
+            finally:
+                cluster.thaw()
+        finally:
+            server.stop()
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == "urn:learnbot:problem:response-timeout"
+        assert answer.headers["retry-after"]
+        assert seconds < 3
+        assert "unhandled error" not in server.log()

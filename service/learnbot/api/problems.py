@@ -138,6 +138,14 @@ class DatabaseUnavailable(Problem):
     retry_after = 5
 
 
+class ResponseTimedOut(Problem):
+    """A request that ran past RESPONSE_TIMEOUT_SECONDS: the service, not the client, was slow."""
+
+    status, slug = 503, "response-timeout"
+    title = N_("The service is temporarily unavailable")
+    retry_after = 5
+
+
 class ClientClosedRequest(Problem):
     """The client went away before the answer (nginx's 499): not the service's failure."""
 
