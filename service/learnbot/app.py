@@ -129,7 +129,7 @@ def stop_reading(request: Request) -> None:
     that is not coming, and the connection stays open for as long as the client likes.
     """
     stream = request.stream
-    if stream is not None and hasattr(stream, "request_body"):
+    if isinstance(stream, Http):
         stream.request_body = None
         stream.keep_alive = False
 
