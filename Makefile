@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate i18n clean bench
+.PHONY: help run test lint format migrate i18n clean bench rehearse rehearse-down
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: lint ## lint, then the whole test suite
 
 bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~3.5 min; see bench/README.md)
 	$(BIN)/python -m bench.run
+
+rehearse: $(INSTALLED) ## the Docker stack on this machine's Docker engine: deploy, check, deploy again, remove
+	PYTHONPATH=tests $(BIN)/python -m rehearsal
+
+rehearse-down: $(INSTALLED) ## remove a stack that `REHEARSAL_KEEP=1 make rehearse` left up
+	PYTHONPATH=tests $(BIN)/python -m rehearsal down
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
