@@ -12,6 +12,7 @@ import pulumi
 import pulumi_docker as docker
 
 from containers import (
+    NO_HEALTHCHECK,
     environment,
     healthcheck,
     plain_file,
@@ -131,6 +132,7 @@ class Api(pulumi.ComponentResource):
             memory_mb=256,
             command=["learnbot", "migrate"],
             envs=envs,
+            healthcheck=NO_HEALTHCHECK,
             restart="on-failure",
             must_run=False,
             depends_on=args.depends_on,

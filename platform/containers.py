@@ -47,6 +47,10 @@ def healthcheck(
     )
 
 
+# For a one-off container of an image whose own HEALTHCHECK probes a server it does not run.
+NO_HEALTHCHECK = docker.ContainerHealthcheckArgs(tests=["NONE"])
+
+
 def wget_probe(url: str) -> list[str]:
     """For the busybox- and alpine-based images (Prometheus, Alertmanager, Grafana, nginx)."""
     return ["wget", "-q", "-O", "/dev/null", url]

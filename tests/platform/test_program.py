@@ -195,6 +195,9 @@ def test_migrations_run_before_the_replicas_which_wait_for_the_schema(
     # Run again by Docker until they succeed; nothing waits for or reads their exit code.
     assert (migrate["restart"], migrate["mustRun"]) == ("on-failure", False)
     assert not migrate.get("attach")
+    # The image's own healthcheck probes /ready, which `learnbot migrate` never serves: seen
+    # running on the engine, the one-off showed as unhealthy.
+    assert migrate["healthcheck"] == {"tests": ["NONE"]}
     migrate_urn = default_stack.registration("api-migrate").urn
     assert migrate_urn in default_stack.registration("api-1").dependencies
     for index in (1, 2):

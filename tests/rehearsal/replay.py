@@ -56,6 +56,8 @@ from stack_run import (  # noqa: E402
 )
 
 Log = Callable[[str], None]
+# Why a resource is left out of the replay (by its Pulumi name), or None.
+Skip = Callable[[str], str | None]
 
 
 class ReplayError(Exception):
@@ -90,17 +92,22 @@ class StackState:
 class EngineMocks(StackMocks):
     """Mocks that answer as the Docker provider would on this engine."""
 
-    def __init__(self, client: docker.DockerClient, state: StackState, log: Log) -> None:
+    def __init__(
+        self, client: docker.DockerClient, state: StackState, log: Log, skip: Skip
+    ) -> None:
         super().__init__()
         self.client = client
         self.state = state
         self.log = log
+        self.skip = skip
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         resource_id, outputs = super().new_resource(args)
         inputs = plain(args.inputs)
+        if self.skip(args.name):
+            return resource_id, outputs
         if args.typ == REMOTE_IMAGE:
             outputs["imageId"] = self._local_image(inputs["name"])
             outputs["repoDigest"] = inputs["name"]
@@ -159,12 +166,13 @@ def run(
     secret_keys: Iterable[str],
     state: StackState,
     log: Log,
+    skip: Skip,
     *,
     stack: str = "rehearsal",
 ) -> list[Resource]:
     """Runs the program against the engine's images; the resources it registered, in the
     order the engine would create them."""
-    mocks = EngineMocks(client, state, log)
+    mocks = EngineMocks(client, state, log, skip)
     stack_run = run_program(config, secret_keys=tuple(secret_keys), stack=stack, mocks=mocks)
     return in_dependency_order(resources_of(stack_run))
 
@@ -184,6 +192,8 @@ def resources_of(stack_run: StackRun) -> list[Resource]:
 
     resources = []
     for args in stack_run.mocks.resources:
+        if not args.typ.startswith(("docker:", "random:")):
+            continue  # a component: nothing of its own on the engine
         (urn,) = [u for u, r in by_urn.items() if r.name == args.name and r.type == args.typ]
         registration = by_urn[urn]
         depends_on = tuple(
@@ -259,7 +269,7 @@ class Engine:
 
     client: docker.DockerClient
     log: Log
-    skip: Callable[[Resource], str | None] = lambda resource: None
+    skip: Skip = lambda name: None
     skipped: dict[str, str] = field(default_factory=dict)
 
     def up(self, resources: list[Resource], state: StackState) -> list[str]:
@@ -271,7 +281,7 @@ class Engine:
         PARALLEL); after a failed step no new step starts, and the first error is raised."""
         pending = {}
         for resource in resources:
-            reason = self.skip(resource)
+            reason = self.skip(resource.name)
             if reason:
                 self.skipped[resource.name] = reason
             else:

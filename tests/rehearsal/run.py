@@ -22,7 +22,7 @@ import docker.errors
 import httpx
 import yaml
 
-from rehearsal.replay import ROOT, Engine, Resource, StackState, run
+from rehearsal.replay import ROOT, Engine, StackState, run
 from rehearsal.runbook_commands import docker_commands
 from rehearsal.standins import ensure_standins
 
@@ -121,8 +121,8 @@ def stack_config(proxy_port: int, prometheus_port: int, grafana_port: int) -> di
     return config
 
 
-def without_grafana(resource: Resource) -> str | None:
-    if resource.name.startswith("monitoring-grafana"):
+def without_grafana(name: str) -> str | None:
+    if name.startswith("monitoring-grafana"):
         return "Grafana has no stand-in image"
     return None
 
@@ -151,7 +151,12 @@ class Stack:
     def deploy(self, engine: Engine, **overrides: str) -> list[str]:
         self.config.update(overrides)
         resources = run(
-            self.client, {**self.config, **self.secrets}, tuple(self.secrets), self.state, log
+            self.client,
+            {**self.config, **self.secrets},
+            tuple(self.secrets),
+            self.state,
+            log,
+            without_grafana,
         )
         return engine.up(resources, self.state)
 
