@@ -22,13 +22,13 @@ from learnbot.backup.catalog import list_backups
 from learnbot.storage.migrations import latest_version
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "runbooks/procedures/restore-from-backup.md"
-IN_THE_BACKUP_CONTAINER = ["docker", "exec", "learnbot-backup", "learnbot", "backup"]
+IN_THE_BACKUP_CONTAINER = ["docker", "exec", "$PREFIX-backup", "learnbot", "backup"]
 # What the runbook tells an operator to run, in its order; this test runs each of them.
 RUNBOOK_COMMANDS = [
-    "docker exec learnbot-backup learnbot backup list",
-    "docker exec learnbot-backup learnbot backup verify",
+    'docker exec "$PREFIX-backup" learnbot backup list',
+    'docker exec "$PREFIX-backup" learnbot backup verify',
     'psql "$ADMIN_DATABASE_URL" -c "CREATE DATABASE $RESTORE_DATABASE OWNER $DATABASE_USER"',
-    "docker exec learnbot-backup learnbot backup restore "
+    'docker exec "$PREFIX-backup" learnbot backup restore '
     '"$BACKUP_FILE" --target "$TARGET_DATABASE_URL"',
     "psql \"$TARGET_DATABASE_URL\" -c 'SELECT max(version) FROM schema_migrations'",
     'psql "$TARGET_DATABASE_URL" '
@@ -44,19 +44,20 @@ def runbook_commands() -> list[str]:
     for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
             command = line.split("  #", 1)[0].strip()
-            if command.startswith(("psql ", " ".join(IN_THE_BACKUP_CONTAINER))):
+            if command.startswith("psql ") or (
+                command.startswith("docker ")
+                and shlex.split(command)[: len(IN_THE_BACKUP_CONTAINER)] == IN_THE_BACKUP_CONTAINER
+            ):
                 commands.append(command)
     return commands
 
 
 def run_runbook_command(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    words = [
-        re.sub(r"\$\{?([A-Z_]+)\}?", lambda match: env[match[1]], word)
-        for word in shlex.split(command)
-    ]
+    words = shlex.split(command)
     if words[: len(IN_THE_BACKUP_CONTAINER)] == IN_THE_BACKUP_CONTAINER:
         # The test has no container: it runs the same `learnbot backup` arguments here.
         words = [*ENTRY, "backup", *words[len(IN_THE_BACKUP_CONTAINER) :]]
+    words = [re.sub(r"\$\{?([A-Z_]+)\}?", lambda match: env[match[1]], word) for word in words]
     return subprocess.run(words, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -1,40 +1,27 @@
-"""The Pulumi program's folder goes first on sys.path, as Pulumi puts it (the folder is never a
-package: the standard library owns the name `platform`); one run of the whole program with
-every default is shared by the tests that only read it."""
+"""The Pulumi program's folder goes first on sys.path (tests/pulumi_program.py); one run of the
+whole program with every default is shared by the tests that only read it."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from stack_run import KUBERNETES_CONFIG, StackRun, run_program, run_stack
 
-PLATFORM = Path(__file__).resolve().parents[2] / "platform"
-if str(PLATFORM) not in sys.path:
-    sys.path.insert(0, str(PLATFORM))
-
-from stack_run import KUBERNETES_CONFIG, StackRun, run_program, run_stack  # noqa: E402
-
-# Held by the module, not only by the fixture: collected at the end of the session, an unclosed
-# loop warns while pytest still counts unraisable warnings, and fails the run.
-_PULUMI_LOOP = asyncio.new_event_loop()
+from pulumi_program import PULUMI_LOOP, pulumi_loop_current
 
 
 @pytest.fixture(scope="session")
 def pulumi_loop() -> asyncio.AbstractEventLoop:
-    """Pulumi's SDK waits on the thread's current event loop, and pytest-asyncio leaves none
-    behind its tests: these tests keep one of their own. It is not closed: closing it would end
-    its executor's threads, each holding a loop of the SDK's, in the middle of pytest's checks."""
-    return _PULUMI_LOOP
+    """The loop Pulumi's SDK waits on, current during every test here."""
+    return PULUMI_LOOP
 
 
 @pytest.fixture(autouse=True)
-def current_loop(pulumi_loop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    asyncio.set_event_loop(pulumi_loop)
-    yield
-    asyncio.set_event_loop(None)
+def current_loop() -> Iterator[None]:
+    with pulumi_loop_current():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""The rehearsal: the Docker stack on a real Docker engine (make rehearse)."""
