@@ -46,7 +46,7 @@ from learnbot.observability.requests import begin_request, end_request, method_l
 from learnbot.observability.sentry import init_sentry
 from learnbot.observability.timed_store import TimedStore
 from learnbot.settings import Settings
-from learnbot.shutdown import bound_main_process_stop, exit_soon, stop_with_main_process
+from learnbot.shutdown import exit_soon, stop_with_main_process
 from learnbot.storage import StorageError, open_store
 
 log = logging.getLogger("learnbot")
@@ -196,10 +196,6 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     app.on_request(negotiate_request_locale, priority=999)
     app.on_response(add_content_language, priority=1001)  # type: ignore[no-untyped-call]
     app.on_response(end_request, priority=1000)  # type: ignore[no-untyped-call]
-
-    @app.main_process_ready
-    async def bound_stop(app: App) -> None:
-        bound_main_process_stop(settings.shutdown_grace_seconds)
 
     @app.before_server_start
     async def watch_main_process(app: App) -> None:
