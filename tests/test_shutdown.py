@@ -139,10 +139,6 @@ def test_no_worker_outlives_a_killed_main_process(tmp_path: Path) -> None:
     assert gone_after < GONE_WITHIN, f"the workers took {gone_after:.1f} s to stop"
 
 
-@pytest.mark.xfail(
-    reason="a request in flight whose database is unreachable can lose its answer at shutdown",
-    strict=False,
-)
 @pytest.mark.slow
 def test_the_service_stops_within_the_grace_period_with_its_dependencies_unreachable(
     tmp_path: Path,

@@ -57,6 +57,9 @@ MAX_BODY_BYTES = 64 * 1024
 # Room for the largest init data (16 KiB) in `Authorization: tma` and the other headers.
 MAX_HEADER_BYTES = 24 * 1024
 POOL_GAUGE_SECONDS = 5.0
+# At shutdown, a database call in flight ends this long before Sanic closes the connections
+# still open, so that its request is answered (503 if the database did not answer).
+ANSWER_SECONDS = 0.5
 
 
 class ProblemErrorHandler(ErrorHandler):
@@ -219,6 +222,10 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     @app.after_server_start
     async def start_pool_gauges(app: App) -> None:
         app.ctx.pool_gauges = asyncio.get_running_loop().create_task(_pool_gauges(app))
+
+    @app.before_server_stop
+    async def end_database_calls_in_time(app: App) -> None:
+        app.ctx.store.end_calls_within(app.config.GRACEFUL_SHUTDOWN_TIMEOUT - ANSWER_SECONDS)
 
     @app.before_server_stop
     async def stop_pool_gauges(app: App) -> None:
