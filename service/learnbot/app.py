@@ -46,7 +46,7 @@ from learnbot.observability.requests import begin_request, end_request, method_l
 from learnbot.observability.sentry import init_sentry
 from learnbot.observability.timed_store import TimedStore
 from learnbot.settings import Settings
-from learnbot.shutdown import bound_main_process_stop, exit_soon, stop_with_main_process
+from learnbot.shutdown import exit_soon, stop_with_main_process
 from learnbot.storage import StorageError, open_store
 
 log = logging.getLogger("learnbot")
@@ -57,6 +57,9 @@ MAX_BODY_BYTES = 64 * 1024
 # Room for the largest init data (16 KiB) in `Authorization: tma` and the other headers.
 MAX_HEADER_BYTES = 24 * 1024
 POOL_GAUGE_SECONDS = 5.0
+# At shutdown, a database call in flight ends this long before Sanic closes the connections
+# still open, so that its request is answered (503 if the database did not answer).
+ANSWER_SECONDS = 0.5
 
 
 class ProblemErrorHandler(ErrorHandler):
@@ -197,10 +200,6 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     app.on_response(add_content_language, priority=1001)  # type: ignore[no-untyped-call]
     app.on_response(end_request, priority=1000)  # type: ignore[no-untyped-call]
 
-    @app.main_process_ready
-    async def bound_stop(app: App) -> None:
-        bound_main_process_stop(settings.shutdown_grace_seconds)
-
     @app.before_server_start
     async def watch_main_process(app: App) -> None:
         stop_with_main_process(settings.shutdown_grace_seconds)
@@ -223,6 +222,10 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     @app.after_server_start
     async def start_pool_gauges(app: App) -> None:
         app.ctx.pool_gauges = asyncio.get_running_loop().create_task(_pool_gauges(app))
+
+    @app.before_server_stop
+    async def end_database_calls_in_time(app: App) -> None:
+        app.ctx.store.end_calls_within(app.config.GRACEFUL_SHUTDOWN_TIMEOUT - ANSWER_SECONDS)
 
     @app.before_server_stop
     async def stop_pool_gauges(app: App) -> None:

@@ -102,6 +102,8 @@ def serve(settings: Settings) -> None:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
+    from learnbot.shutdown import bound_sanic_processes
+
     if settings.uses_development_token:
         log.warning(
             "TELEGRAM_BOT_TOKEN is not set: signing in with the fixed development token "
@@ -124,7 +126,12 @@ def serve(settings: Settings) -> None:
     log.info(
         "serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers
     )
-    Sanic.serve(primary=app, app_loader=loader)
+    bound_sanic_processes(settings.shutdown_grace_seconds)
+    try:
+        Sanic.serve(primary=app, app_loader=loader)
+    except KeyboardInterrupt:
+        # SIGINT before Sanic's own stop handlers were installed: nothing was serving yet.
+        log.info("stopped while starting")
 
 
 def print_init_data(settings: Settings, args: argparse.Namespace) -> None:

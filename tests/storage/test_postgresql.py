@@ -152,6 +152,25 @@ async def test_an_unreachable_server_is_a_storage_error_without_the_password() -
         cause = cause.__cause__
 
 
+async def test_calls_under_way_when_the_service_stops_end_within_the_time_it_leaves() -> None:
+    store = open_store(f"postgresql://learnbot@127.0.0.1:{_closed_port()}/learnbot", timeout=30)
+    await store.open()
+    try:
+        under_way = asyncio.ensure_future(store.migration_state())
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        store.end_calls_within(0.3)
+        with pytest.raises(StorageError):
+            await under_way
+        assert 0.2 < time.monotonic() - started < 1
+        started = time.monotonic()
+        with pytest.raises(StorageError):
+            await store.migration_state()
+        assert time.monotonic() - started < 0.2
+    finally:
+        await store.close()
+
+
 async def test_a_statement_that_outlasts_the_timeout_is_a_storage_error(
     postgres_url: str,
 ) -> None:

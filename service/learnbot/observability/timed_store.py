@@ -47,6 +47,9 @@ class TimedStore(UserStore):
     async def close(self) -> None:
         await self.inner.close()
 
+    def end_calls_within(self, seconds: float) -> None:
+        self.inner.end_calls_within(seconds)
+
     async def migrate(self) -> list[int]:
         return await self._timed("migrate", self.inner.migrate)
 

@@ -46,6 +46,11 @@ class UserStore(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
+    def end_calls_within(self, seconds: float) -> None:
+        """The service is stopping: every call, those under way too, ends within `seconds`,
+        with StorageError if the database has not answered by then."""
+
+    @abstractmethod
     async def migrate(self) -> list[int]:
         """Applies pending migrations; returns the versions applied."""
 

@@ -24,18 +24,42 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._abandoned: set[asyncio.Future[Any]] = set()
+        self._waits: set[asyncio.Timeout] = set()
+        # The loop time by which every call ends, once the service is stopping.
+        self._last: float | None = None
 
     async def run(self, operation: Coroutine[Any, Any, T]) -> T:
+        when = asyncio.get_running_loop().time() + self.seconds
+        if self._last is not None:
+            when = min(when, self._last)
         task = asyncio.ensure_future(operation)
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self.seconds)
+            async with asyncio.timeout_at(when) as wait:
+                self._waits.add(wait)
+                try:
+                    return await asyncio.shield(task)
+                finally:
+                    self._waits.discard(wait)
         except TimeoutError:
+            if self._last is not None:
+                raise StorageError(
+                    "the database did not answer before the service stopped"
+                ) from None
             raise StorageError(f"the database did not answer within {self.seconds:g} s") from None
         finally:
             if not task.done():
                 task.cancel()
                 self._abandoned.add(task)
                 task.add_done_callback(self._forget)
+
+    def end_within(self, seconds: float) -> None:
+        """Every call, those under way too, ends within `seconds` from now."""
+        last = asyncio.get_running_loop().time() + seconds
+        self._last = last if self._last is None else min(self._last, last)
+        for wait in self._waits:
+            when = wait.when()
+            if not wait.expired() and (when is None or when > self._last):
+                wait.reschedule(self._last)
 
     def _forget(self, task: asyncio.Future[Any]) -> None:
         self._abandoned.discard(task)

@@ -89,6 +89,9 @@ class PostgresUserStore(UserStore):
         # Without waiting: the service starts, and reports not ready, while the database is down.
         await self._pool.open(wait=False)
 
+    def end_calls_within(self, seconds: float) -> None:
+        self.deadline.end_within(seconds)
+
     async def close(self) -> None:
         await self.deadline.close()
         if self._pool is not None:

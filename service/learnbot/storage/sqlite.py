@@ -41,6 +41,9 @@ class SQLiteUserStore(UserStore):
             self._executor = None
             raise
 
+    def end_calls_within(self, seconds: float) -> None:
+        """A local file, waited for only while another process holds its lock (`timeout`)."""
+
     async def close(self) -> None:
         if self._executor is None:
             return
