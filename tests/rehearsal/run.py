@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -637,13 +638,19 @@ def main(argv: list[str], *, keep: bool) -> int:
             log(f"removed {removed}")
         return 0
     report = Report()
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # `kill`, a CI timeout: the stack is removed as after Ctrl-C.
+    signal.signal(signal.SIGTERM, interrupted)
     leftovers = remove_stack(client)
     if leftovers:
         log(f"removed what an earlier rehearsal left: {', '.join(leftovers)}")
     try:
         rehearse(client, report, keep)
-    except KeyboardInterrupt:
-        report.checks.append(Check("interrupted", False, "", 0))
+    except KeyboardInterrupt as stop:
+        report.checks.append(Check("interrupted", False, str(stop) or "SIGINT", 0))
     finally:
         if not keep:
             with report.phase("teardown"):
