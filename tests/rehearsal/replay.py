@@ -393,7 +393,9 @@ class Engine:
             except docker.errors.NotFound:
                 return
             container.stop(timeout=grace)
-            container.remove(v=False)
+            # The provider's remove_volumes, true by default: the container's anonymous volumes
+            # (an image's VOLUME that nothing mounts) go with it.
+            container.remove(v=True)
         elif resource.type == VOLUME:
             with suppress(docker.errors.NotFound):
                 self.client.volumes.get(name).remove()

@@ -489,7 +489,7 @@ def remove_stack(client: docker.DockerClient, *, keep_volumes: bool = False) -> 
     """Everything under the rehearsal's prefix: containers, the network, the volumes."""
     removed = []
     for container in client.containers.list(all=True, filters={"name": f"^{PREFIX}-"}):
-        container.remove(force=True)
+        container.remove(force=True, v=True)
         removed.append(container.name)
     for network in client.networks.list(names=[PREFIX]):
         if network.name == PREFIX:
@@ -504,6 +504,16 @@ def remove_stack(client: docker.DockerClient, *, keep_volumes: bool = False) -> 
         client.images.remove(image.id, force=True)
         removed.append(f"image {','.join(image.tags)}")
     return removed
+
+
+def left_behind(client: docker.DockerClient, volumes_before: set[str]) -> str:
+    containers = client.containers.list(all=True, filters={"name": f"^{PREFIX}-"})
+    networks = [n for n in client.networks.list(names=[PREFIX]) if n.name == PREFIX]
+    volumes = {volume.name for volume in client.volumes.list()} - volumes_before
+    left = [c.name for c in containers] + [f"network {n.name}" for n in networks]
+    left += [f"volume {name}" for name in sorted(volumes)]
+    assert not left, f"left behind: {left}"
+    return "no container, network or volume of the stack"
 
 
 def rehearse(client: docker.DockerClient, report: Report, keep: bool) -> None:
@@ -647,6 +657,7 @@ def main(argv: list[str], *, keep: bool) -> int:
     leftovers = remove_stack(client)
     if leftovers:
         log(f"removed what an earlier rehearsal left: {', '.join(leftovers)}")
+    volumes = {volume.name for volume in client.volumes.list()}
     try:
         rehearse(client, report, keep)
     except KeyboardInterrupt as stop:
@@ -656,5 +667,6 @@ def main(argv: list[str], *, keep: bool) -> int:
             with report.phase("teardown"):
                 removed = remove_stack(client)
                 log(f"removed {len(removed)} containers, networks, volumes and images")
+                report.check("teardown left nothing behind", lambda: left_behind(client, volumes))
         print(report.table())
     return 0 if report.passed else 1
