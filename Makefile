@@ -37,7 +37,7 @@ lint: $(INSTALLED) ## ruff format check, ruff, mypy
 	$(BIN)/ruff format --check service platform tests bench
 	$(BIN)/ruff check service platform tests bench
 	$(BIN)/mypy
-	$(BIN)/mypy --strict platform/*.py
+	$(BIN)/mypy --strict platform/__main__.py platform/learnbot_platform
 
 format: $(INSTALLED) ## rewrite the code in the project's format
 	$(BIN)/ruff format service platform tests bench

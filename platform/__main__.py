@@ -10,8 +10,8 @@ from __future__ import annotations
 import pulumi
 import pulumi.runtime.config
 
-from repository import project_version, shipped_locales
-from stack_config import KEYS, NAMESPACE, StackConfigError, load_stack_config
+from learnbot_platform.repository import project_version, shipped_locales
+from learnbot_platform.stack_config import KEYS, NAMESPACE, StackConfigError, load_stack_config
 
 
 def read_settings() -> dict[str, str]:
@@ -35,9 +35,9 @@ except StackConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
 if settings.target == "kubernetes":
-    from kubernetes_stack import deploy
+    from learnbot_platform.kubernetes.stack import deploy
 else:
-    from docker_stack import deploy
+    from learnbot_platform.docker.stack import deploy
 
 stack = deploy(settings)
 network, database, api = stack.network, stack.database, stack.api

@@ -19,7 +19,7 @@ from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from pulumi.runtime.sync_await import _sync_await
 
 ROOT = Path(__file__).resolve().parents[2]
-# The settings of the Docker target that a Kubernetes stack refuses (platform/stack_config.py).
+# The Docker target's settings that a Kubernetes stack refuses (learnbot_platform.stack_config).
 DOCKER_ONLY = ("bindAddress", "proxyPort", "grafanaPort", "prometheusPort")
 PLATFORM = ROOT / "platform"
 BOT_TOKEN = "123456789:AAtest-token-for-the-platform-tests_01"

@@ -19,7 +19,7 @@ from installed_tools import tool
 from psycopg import sql
 from stack_run import StackRun
 
-from database import SOCKET_DIR, set_password_command, set_password_sql
+from learnbot_platform.docker.database import SOCKET_DIR, set_password_command, set_password_sql
 
 
 def scram_matches(verifier: str, password: str) -> bool:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from build_context import context_files, ignore_rules, is_excluded
 
-from service_env import BACKUP_DIR
-from stack_config import DEFAULT_IMAGES, POSTGRES_MAJOR
+from learnbot_platform.service_env import BACKUP_DIR
+from learnbot_platform.stack_config import DEFAULT_IMAGES, POSTGRES_MAJOR
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "service" / "Dockerfile"

@@ -32,7 +32,7 @@ from stack_run import (
     walk_unsecret,
 )
 
-from k8s_objects import KUBERNETES_VERSION
+from learnbot_platform.kubernetes.objects import KUBERNETES_VERSION
 
 CUSTOM_KINDS = {"Cluster", "PrometheusRule", "ServiceMonitor"}
 

@@ -1,6 +1,6 @@
 """The project around the program: Pulumi.yaml runs platform/ in .venv, platform/ is no package
-and shadows nothing, Pulumi.dev.yaml lists the settings, the README documents them, and the
-GitHub workflow runs `make test` with the tools the tests need."""
+and shadows nothing, each target is a folder of its own, Pulumi.dev.yaml lists the settings, the
+README documents them, and the GitHub workflow runs `make test` with the tools the tests need."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ from pathlib import Path
 
 import yaml
 
-from repository import shipped_locales
-from stack_config import DEFAULT_IMAGES, KEYS, PLAIN_KEYS, SECRET_KEYS, load_stack_config
+from learnbot_platform.repository import shipped_locales
+from learnbot_platform.stack_config import (
+    DEFAULT_IMAGES,
+    KEYS,
+    PLAIN_KEYS,
+    SECRET_KEYS,
+    load_stack_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ROOT / "platform"
@@ -32,18 +38,29 @@ def test_pulumi_yaml_runs_platform_in_the_repository_venv() -> None:
 def test_platform_is_never_a_package() -> None:
     # `import platform` must keep meaning the standard library's module.
     assert not (PLATFORM / "__init__.py").exists()
-    assert not list(PLATFORM.rglob("__init__.py"))
 
 
 def test_no_module_of_the_program_shadows_another() -> None:
-    modules = {p.stem for p in PLATFORM.glob("*.py")} - {"__main__"}
-    assert modules
     # Pulumi puts platform/ first on sys.path: a clash would replace the other module.
-    assert not modules & set(sys.stdlib_module_names)
-    installed = set(importlib.metadata.packages_distributions())
-    assert not modules & installed
-    folders = [p for p in PLATFORM.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
-    assert not folders
+    top_level = {p.stem for p in PLATFORM.glob("*.py")} - {"__main__"}
+    top_level |= {p.name for p in PLATFORM.iterdir() if (p / "__init__.py").is_file()}
+    assert top_level == {"learnbot_platform"}
+    assert not top_level & set(sys.stdlib_module_names)
+    assert not top_level & set(importlib.metadata.packages_distributions())
+    strays = [p for p in PLATFORM.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
+    assert strays == [PLATFORM / "learnbot_platform"]
+
+
+def test_each_target_is_a_folder_and_kubernetes_imports_nothing_of_docker() -> None:
+    package = PLATFORM / "learnbot_platform"
+    targets = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    assert targets == {"docker", "kubernetes"}
+    for module in (package / "kubernetes").rglob("*.py"):
+        assert "learnbot_platform.docker" not in module.read_text(), module
+    for module in package.glob("*.py"):
+        text = module.read_text()
+        assert "learnbot_platform.docker" not in text, module
+        assert "learnbot_platform.kubernetes" not in text, module
 
 
 def dev_stack() -> tuple[str, dict[str, str]]:

@@ -1,5 +1,5 @@
-"""platform/rendering.py: the files the stack hands to its containers, checked as data and, for
-nginx, by running nginx with them in front of two stand-in API instances."""
+"""learnbot_platform.rendering: the files the stack hands to its containers, checked as data and,
+for nginx, by running nginx with them in front of two stand-in API instances."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dnslib import QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSServer
 from installed_tools import tool
 
-from rendering import (
+from learnbot_platform.rendering import (
     WEBHOOK_TOKEN_FILE,
     AlertReceivers,
     ScrapeJob,
@@ -31,7 +31,7 @@ from rendering import (
     nginx_config,
     prometheus_config,
 )
-from repository import read_monitoring_sources
+from learnbot_platform.repository import read_monitoring_sources
 from service_process import free_port
 
 SOURCES = read_monitoring_sources()

@@ -1,5 +1,5 @@
-"""platform/service_env.py: the environment the stack gives the service's containers is one the
-service itself accepts, for every setting the stack takes."""
+"""learnbot_platform.service_env: the environment the stack gives the service's containers is one
+the service itself accepts, for every setting the stack takes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 from learnbot.backup.settings import BackupSettings
 from learnbot.settings import Settings
-from repository import shipped_locales
-from service_env import (
+from learnbot_platform.repository import shipped_locales
+from learnbot_platform.service_env import (
     BACKUP_DIR,
     api_environment,
     api_secret_environment,
@@ -17,7 +17,7 @@ from service_env import (
     backup_secret_environment,
     database_url,
 )
-from stack_config import StackConfig, load_stack_config
+from learnbot_platform.stack_config import StackConfig, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:AAsecret-token-value_0123456789"

@@ -1,4 +1,4 @@
-"""platform/stack_config.py: every `learnbot:` setting is checked, key by key, with a message
+"""learnbot_platform.stack_config: every `learnbot:` setting is checked, key by key, with a message
 naming the key and what is allowed, and never repeating a secret."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from croniter import croniter
 
-from stack_config import (
+from learnbot_platform.stack_config import (
     DEFAULT_IMAGES,
     KEYS,
     KUBERNETES_DEFAULT_IMAGES,

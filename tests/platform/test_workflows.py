@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from repository import shipped_locales
-from stack_config import load_stack_config
+from learnbot_platform.repository import shipped_locales
+from learnbot_platform.stack_config import load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -33,14 +33,11 @@ if str(PLATFORM) not in sys.path:
     sys.path.insert(0, str(PLATFORM))
 
 # The Pulumi program's own modules: the checks start each container as the stack does.
-import api as stack_api  # noqa: E402
-import containers as stack_containers  # noqa: E402
-import database as stack_database  # noqa: E402
-import monitoring as stack_monitoring  # noqa: E402
-import rendering  # noqa: E402
-import repository  # noqa: E402
-import service_env  # noqa: E402
-import stack_config  # noqa: E402
+from learnbot_platform import rendering, repository, service_env, stack_config  # noqa: E402
+from learnbot_platform.docker import api as stack_api  # noqa: E402
+from learnbot_platform.docker import containers as stack_containers  # noqa: E402
+from learnbot_platform.docker import database as stack_database  # noqa: E402
+from learnbot_platform.docker import monitoring as stack_monitoring  # noqa: E402
 
 CHECK_LABEL = "learnbot.standin-check"
 SERVICE_TAG = "learnbot:standin-check"
@@ -77,7 +74,7 @@ class Upload:
 
 
 def secret_upload(path: str, content: str, owner: int) -> Upload:
-    """platform/containers.py's secret_file: 0400, its owner's."""
+    """learnbot_platform/docker/containers.py's secret_file: 0400, its owner's."""
     return Upload(path, content, mode=0o400, owner=owner)
 
 
@@ -138,8 +135,8 @@ class Scratch:
         aliases: Sequence[str] = (),
         memory_mb: int | None = None,
     ) -> Container:
-        """A container as platform/containers.py's run_container makes one: on the network
-        (with aliases), no new privileges, a memory limit."""
+        """A container as learnbot_platform.docker.containers.run_container makes one: on the
+        network (with aliases), no new privileges, a memory limit."""
         endpoint = self.client.api.create_endpoint_config(aliases=list(aliases) or None)
         arguments: dict[str, Any] = {
             "name": self.name(part),
@@ -455,7 +452,7 @@ class Database:
 
 
 def _postgres_server(scratch: Scratch, password: str) -> Database:
-    """platform/database.py's server: its command, environment, secret and volumes."""
+    """learnbot_platform.docker.database's server: its command, environment, secret and volumes."""
     data, socket = scratch.volume("postgres-data"), scratch.volume("postgres-socket")
     container = scratch.start(
         POSTGRES,

@@ -66,7 +66,7 @@ class StandIn:
         return HERE / self.folder
 
 
-# The stack's pinned images (platform/stack_config.py's DEFAULT_IMAGES, service/Dockerfile's
+# The stack's pinned images (learnbot_platform.stack_config.DEFAULT_IMAGES, service/Dockerfile's
 # FROM); Grafana has no Debian package, so no stand-in.
 STANDINS = (
     StandIn("python:3.11.11-slim-bookworm", "python", extra_ca=True),

@@ -8,9 +8,15 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from containers import healthcheck, plain_file, pulled_image, run_container, secret_file
-from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT, database_url
-from stack_config import POSTGRES_MAX_CONNECTIONS
+from learnbot_platform.docker.containers import (
+    healthcheck,
+    plain_file,
+    pulled_image,
+    run_container,
+    secret_file,
+)
+from learnbot_platform.service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT, database_url
+from learnbot_platform.stack_config import POSTGRES_MAX_CONNECTIONS
 
 DATA_DIR = "/var/lib/postgresql/data"
 # The official image's Unix socket folder, where local connections are trusted.

@@ -7,21 +7,29 @@ from __future__ import annotations
 
 import pulumi
 
-from k8s_api import HTTP_PORT_NAME, KubernetesApi, KubernetesApiArgs
-from k8s_backups import METRICS_PORT_NAME, KubernetesBackups, KubernetesBackupsArgs
-from k8s_database import KubernetesDatabase, KubernetesDatabaseArgs
-from k8s_monitoring import KubernetesMonitoring, KubernetesMonitoringArgs, MonitoredService
-from k8s_network import KubernetesNetwork, KubernetesNetworkArgs
-from monitoring import API_JOB, BACKUP_JOB, ReceiverSecrets
-from repository import read_monitoring_sources
-from service_env import (
+from learnbot_platform.kubernetes.api import HTTP_PORT_NAME, KubernetesApi, KubernetesApiArgs
+from learnbot_platform.kubernetes.backups import (
+    METRICS_PORT_NAME,
+    KubernetesBackups,
+    KubernetesBackupsArgs,
+)
+from learnbot_platform.kubernetes.database import KubernetesDatabase, KubernetesDatabaseArgs
+from learnbot_platform.kubernetes.monitoring import (
+    KubernetesMonitoring,
+    KubernetesMonitoringArgs,
+    MonitoredService,
+)
+from learnbot_platform.kubernetes.network import KubernetesNetwork, KubernetesNetworkArgs
+from learnbot_platform.monitoring import API_JOB, BACKUP_JOB, ReceiverSecrets
+from learnbot_platform.repository import read_monitoring_sources
+from learnbot_platform.service_env import (
     api_environment,
     api_secret_environment,
     backup_environment,
     backup_secret_environment,
 )
-from stack import Stack, secret, secrets
-from stack_config import KUBERNETES_POSTGRES_MAX_CONNECTIONS, StackConfig
+from learnbot_platform.stack import Stack, secret, secrets
+from learnbot_platform.stack_config import KUBERNETES_POSTGRES_MAX_CONNECTIONS, StackConfig
 
 
 def deploy(settings: StackConfig) -> Stack:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from stack_config import Secret, StackConfig
+from learnbot_platform.stack_config import Secret, StackConfig
 
 API_PORT = 8000
 BACKUP_METRICS_PORT = 9102

@@ -9,8 +9,13 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from containers import environment, healthcheck, python_probe, run_container
-from service_env import BACKUP_DIR, BACKUP_METRICS_PORT
+from learnbot_platform.docker.containers import (
+    environment,
+    healthcheck,
+    python_probe,
+    run_container,
+)
+from learnbot_platform.service_env import BACKUP_DIR, BACKUP_METRICS_PORT
 
 
 @dataclass(frozen=True, slots=True)

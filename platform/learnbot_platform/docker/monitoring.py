@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
-from containers import (
+from learnbot_platform.docker.containers import (
     environment,
     healthcheck,
     plain_file,
@@ -20,28 +19,26 @@ from containers import (
     secret_file,
     wget_probe,
 )
-from rendering import (
+from learnbot_platform.monitoring import (
+    EXPORTER_PORT,
+    NOBODY_UID,
+    ReceiverSecrets,
+    grafana_admin_password,
+    rendered_alertmanager_files,
+)
+from learnbot_platform.rendering import (
     WEBHOOK_TOKEN_FILE,
-    AlertmanagerFiles,
-    AlertReceivers,
     ScrapeJob,
-    alertmanager_files,
     grafana_dashboard_providers,
     grafana_datasources,
     prometheus_config,
 )
-from repository import MonitoringSources
-from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT
-from stack import secret
-from stack_config import AlertReceiverConfig
+from learnbot_platform.repository import MonitoringSources
+from learnbot_platform.service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT
 
-# The job names the rules in alerts/ select on.
-API_JOB = "learnbot-api"
-BACKUP_JOB = "learnbot-backup"
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 GRAFANA_PORT = 3000
-EXPORTER_PORT = 9187
 PROMETHEUS_DIR = "/etc/prometheus"
 RULES_DIR = "rules"
 ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
@@ -50,7 +47,6 @@ GRAFANA_DASHBOARDS = "/etc/grafana/dashboards"
 GRAFANA_SECRET_FILE = "/etc/grafana/secrets/admin-password"  # noqa: S105 - a path
 EXPORTER_SECRET_FILE = "/run/secrets/postgres-password"  # noqa: S105 - a path
 GRAFANA_UID = 472
-NOBODY_UID = 65534
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +56,6 @@ class ScrapeTarget:
     job: str
     host: pulumi.Input[str]
     port: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiverSecrets:
-    telegram_bot_token: pulumi.Input[str] | None = field(default=None, repr=False)
-    telegram_chat_id: int | None = None
-    webhook_url: pulumi.Input[str] | None = field(default=None, repr=False)
-    webhook_token: pulumi.Input[str] | None = field(default=None, repr=False)
-
-    @classmethod
-    def of(cls, config: AlertReceiverConfig) -> ReceiverSecrets:
-        """The stack's alert receivers, their secrets kept secret in Pulumi."""
-        return cls(
-            telegram_bot_token=secret(config.telegram_bot_token),
-            telegram_chat_id=config.telegram_chat_id,
-            webhook_url=secret(config.webhook_url),
-            webhook_token=secret(config.webhook_token),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,41 +299,6 @@ class Monitoring(pulumi.ComponentResource):
             healthcheck=healthcheck(wget_probe(f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
             depends_on=[self.prometheus],
         )
-
-
-def rendered_alertmanager_files(
-    source: str, receivers: ReceiverSecrets, token_file: str = WEBHOOK_TOKEN_FILE
-) -> pulumi.Output[AlertmanagerFiles]:
-    """alerts/alertmanager.yml with the stack's receivers, once their secrets resolve."""
-    return pulumi.Output.all(
-        receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
-    ).apply(
-        lambda v: alertmanager_files(
-            source,
-            AlertReceivers(
-                telegram_bot_token=v[0],
-                telegram_chat_id=receivers.telegram_chat_id,
-                webhook_url=v[1],
-                webhook_token=v[2],
-            ),
-            token_file=token_file,
-        )
-    )
-
-
-def grafana_admin_password(
-    component: str, parent: pulumi.Resource, configured: pulumi.Input[str] | None
-) -> pulumi.Output[str]:
-    """The configured password, or one generated once and kept in the stack's state."""
-    if configured is not None:
-        return pulumi.Output.secret(configured)
-    generated = random.RandomPassword(
-        f"{component}-grafana-password",
-        length=24,
-        special=False,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    return pulumi.Output.secret(generated.result)
 
 
 def _jobs(targets: Sequence[tuple[str, str]]) -> list[ScrapeJob]:

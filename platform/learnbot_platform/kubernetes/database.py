@@ -9,8 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from k8s_objects import Cluster, secret
-from service_env import DATABASE_NAME, DATABASE_USER, database_url
+from learnbot_platform.kubernetes.objects import Cluster, secret
+from learnbot_platform.service_env import DATABASE_NAME, DATABASE_USER, database_url
 
 CNPG_CHART = "cloudnative-pg"
 CNPG_CHART_VERSION = "0.23.0"  # operator 1.25.0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from k8s_objects import (
+from learnbot_platform.kubernetes.objects import (
     Cluster,
     ServicePod,
     container_security,
@@ -23,8 +23,13 @@ from k8s_objects import (
     secret,
     service,
 )
-from rendering import MAX_BODY
-from service_env import API_PORT, RATE_LIMIT_STORE_COMMAND, REDIS_PORT, rate_limit_storage_url
+from learnbot_platform.rendering import MAX_BODY
+from learnbot_platform.service_env import (
+    API_PORT,
+    RATE_LIMIT_STORE_COMMAND,
+    REDIS_PORT,
+    rate_limit_storage_url,
+)
 
 HTTP_PORT_NAME = "http"
 REDIS_UID = 999  # the redis image's own user

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from k8s_objects import (
+from learnbot_platform.kubernetes.objects import (
     Cluster,
     ServicePod,
     env_from_secret,
@@ -24,7 +24,7 @@ from k8s_objects import (
     secret,
     service,
 )
-from service_env import BACKUP_DIR, BACKUP_METRICS_PORT
+from learnbot_platform.service_env import BACKUP_DIR, BACKUP_METRICS_PORT
 
 # The claim is mounted one level above BACKUP_DIR, which holds the backups beside the metrics.
 VOLUME_PATH = str(BACKUP_DIR).rsplit("/", 1)[0]

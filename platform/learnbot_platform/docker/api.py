@@ -11,7 +11,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from containers import (
+from learnbot_platform.docker.containers import (
     NO_HEALTHCHECK,
     environment,
     healthcheck,
@@ -22,9 +22,9 @@ from containers import (
     run_container,
     wget_probe,
 )
-from rendering import nginx_config
-from repository import DOCKERFILE
-from service_env import API_PORT, RATE_LIMIT_STORE_COMMAND, rate_limit_storage_url
+from learnbot_platform.rendering import nginx_config
+from learnbot_platform.repository import DOCKERFILE
+from learnbot_platform.service_env import API_PORT, RATE_LIMIT_STORE_COMMAND, rate_limit_storage_url
 
 PROXY_PORT = 8080
 PROXY_HEALTH_PORT = 8081

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from k8s_objects import PART_OF, Cluster
+from learnbot_platform.kubernetes.objects import PART_OF, Cluster
 
 
 @dataclass(frozen=True, slots=True)

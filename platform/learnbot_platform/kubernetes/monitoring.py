@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml  # type: ignore[import-untyped]
 
-from k8s_objects import (
+from learnbot_platform.kubernetes.objects import (
     Cluster,
     container_security,
     http_probe,
@@ -23,16 +23,16 @@ from k8s_objects import (
     secret,
     service,
 )
-from monitoring import (
+from learnbot_platform.monitoring import (
     EXPORTER_PORT,
     NOBODY_UID,
     ReceiverSecrets,
     grafana_admin_password,
     rendered_alertmanager_files,
 )
-from rendering import ALERTMANAGER_SECRETS_DIR, DATASOURCE_UID
-from repository import MonitoringSources
-from service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT
+from learnbot_platform.rendering import ALERTMANAGER_SECRETS_DIR, DATASOURCE_UID
+from learnbot_platform.repository import MonitoringSources
+from learnbot_platform.service_env import DATABASE_NAME, DATABASE_USER, POSTGRES_PORT
 
 KPS_CHART = "kube-prometheus-stack"
 KPS_CHART_VERSION = "69.8.2"  # Prometheus Operator 0.80.1

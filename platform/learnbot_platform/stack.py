@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from stack_config import Secret
+from learnbot_platform.stack_config import Secret
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,28 +5,22 @@ from __future__ import annotations
 
 import pulumi
 
-from api import Api, ApiArgs
-from backups import Backups, BackupsArgs
-from database import Database, DatabaseArgs
-from monitoring import (
-    API_JOB,
-    BACKUP_JOB,
-    Monitoring,
-    MonitoringArgs,
-    ReceiverSecrets,
-    ScrapeTarget,
-)
-from network import Network, NetworkArgs
-from repository import ROOT, read_monitoring_sources
-from service_env import (
+from learnbot_platform.docker.api import Api, ApiArgs
+from learnbot_platform.docker.backups import Backups, BackupsArgs
+from learnbot_platform.docker.database import Database, DatabaseArgs
+from learnbot_platform.docker.monitoring import Monitoring, MonitoringArgs, ScrapeTarget
+from learnbot_platform.docker.network import Network, NetworkArgs
+from learnbot_platform.monitoring import API_JOB, BACKUP_JOB, ReceiverSecrets
+from learnbot_platform.repository import ROOT, read_monitoring_sources
+from learnbot_platform.service_env import (
     API_PORT,
     api_environment,
     api_secret_environment,
     backup_environment,
     backup_secret_environment,
 )
-from stack import Stack, secret, secrets
-from stack_config import StackConfig
+from learnbot_platform.stack import Stack, secret, secrets
+from learnbot_platform.stack_config import StackConfig
 
 
 def deploy(settings: StackConfig) -> Stack:

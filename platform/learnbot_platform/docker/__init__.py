@@ -1,0 +1,1 @@
+"""The stack on one Docker engine: each part a component of containers on one network."""
