@@ -61,27 +61,49 @@ class KubernetesApi(pulumi.ComponentResource):
         self, name: str, args: KubernetesApiArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("learnbot:platform:Api", name, None, opts)
-        self._cluster = cluster = args.cluster
-        prefix = args.name_prefix
-        self.name = f"{prefix}-api"
+        self._name, self._args, self._cluster = name, args, args.cluster
+        self.name = f"{args.name_prefix}-api"
         self.image_ref = args.image
-
-        redis_name = f"{prefix}-redis"
+        redis_name = f"{args.name_prefix}-redis"
         self.rate_limit_store = self._redis(name, redis_name, args.redis_image)
-        self.secret = secret(
-            f"{name}-secret",
-            cluster,
-            self,
-            name=self.name,
-            component="api",
-            data=args.secret_environment,
-        )
+        self.secret = self._secret()
         env = env_vars(
             {**args.environment, "RATE_LIMIT_STORAGE_URL": rate_limit_storage_url(redis_name)}
         )
         pod = ServicePod(args.image, env, env_from_secret(self.secret.metadata.name))
+        self.migration = self._migration_job(pod)
+        self.deployment = self._deployment(pod)
+        self.service = service(
+            f"{name}-service",
+            self._cluster,
+            self,
+            name=self.name,
+            component="api",
+            port_name=HTTP_PORT_NAME,
+            port=API_PORT,
+        )
+        self.autoscaler = self._autoscaler()
+        self.disruption_budget = self._disruption_budget()
+        self.ingress = self._ingress(name, args)
+        scheme = "https" if args.tls_secret_name else "http"
+        self.url = f"{scheme}://{args.host}"
+        self.register_outputs(
+            {"url": self.url, "image": self.image_ref, "deployment": self.deployment.metadata.name}
+        )
 
-        self.migration = k8s.batch.v1.Job(
+    def _secret(self) -> k8s.core.v1.Secret:
+        return secret(
+            f"{self._name}-secret",
+            self._cluster,
+            self,
+            name=self.name,
+            component="api",
+            data=self._args.secret_environment,
+        )
+
+    def _migration_job(self, pod: ServicePod) -> k8s.batch.v1.Job:
+        name, args, cluster, prefix = self._name, self._args, self._cluster, self._args.name_prefix
+        return k8s.batch.v1.Job(
             f"{name}-migrate",
             metadata=cluster.metadata(
                 f"{prefix}-migrate",
@@ -112,8 +134,10 @@ class KubernetesApi(pulumi.ComponentResource):
             ),
         )
 
+    def _deployment(self, pod: ServicePod) -> k8s.apps.v1.Deployment:
+        name, args, cluster = self._name, self._args, self._cluster
         labels = cluster.labels(self.name, "api")
-        self.deployment = k8s.apps.v1.Deployment(
+        return k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=cluster.metadata(self.name, "api"),
             spec=k8s.apps.v1.DeploymentSpecArgs(
@@ -166,16 +190,10 @@ class KubernetesApi(pulumi.ComponentResource):
                 ignore_changes=["spec.replicas"],
             ),
         )
-        self.service = service(
-            f"{name}-service",
-            cluster,
-            self,
-            name=self.name,
-            component="api",
-            port_name=HTTP_PORT_NAME,
-            port=API_PORT,
-        )
-        self.autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+
+    def _autoscaler(self) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+        name, args, cluster = self._name, self._args, self._cluster
+        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-autoscaler",
             metadata=cluster.metadata(self.name, "api"),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
@@ -198,7 +216,10 @@ class KubernetesApi(pulumi.ComponentResource):
             ),
             opts=cluster.options(self, depends_on=[self.deployment]),
         )
-        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+
+    def _disruption_budget(self) -> k8s.policy.v1.PodDisruptionBudget:
+        name, cluster = self._name, self._cluster
+        return k8s.policy.v1.PodDisruptionBudget(
             f"{name}-disruption-budget",
             metadata=cluster.metadata(self.name, "api"),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
@@ -206,12 +227,6 @@ class KubernetesApi(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster.selector(self.name)),
             ),
             opts=cluster.options(self),
-        )
-        self.ingress = self._ingress(name, args)
-        scheme = "https" if args.tls_secret_name else "http"
-        self.url = f"{scheme}://{args.host}"
-        self.register_outputs(
-            {"url": self.url, "image": self.image_ref, "deployment": self.deployment.metadata.name}
         )
 
     def _redis(self, name: str, redis_name: str, image: str) -> k8s.apps.v1.Deployment:
