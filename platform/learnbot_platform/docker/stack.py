@@ -24,11 +24,23 @@ from learnbot_platform.stack_config import StackConfig
 
 
 def deploy(settings: StackConfig) -> Stack:
-    prefix = settings.name_prefix
-    images = settings.images
+    network = Network("network", NetworkArgs(docker_name=settings.name_prefix))
+    database = _database(settings, network)
+    api = _api(settings, network, database)
+    backups = _backups(settings, network, database, api)
+    monitoring = _monitoring(settings, network, database, api, backups)
+    outputs: dict[str, pulumi.Input[str]] = {
+        "apiUrl": api.url,
+        "grafanaUrl": monitoring.grafana_url,
+        "prometheusUrl": monitoring.prometheus_url,
+        "grafanaAdminPassword": monitoring.grafana_admin_password,
+    }
+    return Stack(network, database, api, backups, monitoring, outputs)
 
-    network = Network("network", NetworkArgs(docker_name=prefix))
-    database = Database(
+
+def _database(settings: StackConfig, network: Network) -> Database:
+    prefix, images = settings.name_prefix, settings.images
+    return Database(
         "database",
         DatabaseArgs(
             container_name=f"{prefix}-postgres",
@@ -37,7 +49,11 @@ def deploy(settings: StackConfig) -> Stack:
             password=secret(settings.db_password),
         ),
     )
-    api = Api(
+
+
+def _api(settings: StackConfig, network: Network, database: Database) -> Api:
+    prefix, images = settings.name_prefix, settings.images
+    return Api(
         "api",
         ApiArgs(
             name_prefix=prefix,
@@ -58,7 +74,11 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.container, database.password_setter],
         ),
     )
-    backups = Backups(
+
+
+def _backups(settings: StackConfig, network: Network, database: Database, api: Api) -> Backups:
+    prefix = settings.name_prefix
+    return Backups(
         "backups",
         BackupsArgs(
             container_name=f"{prefix}-backup",
@@ -72,7 +92,13 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.container],
         ),
     )
-    monitoring = Monitoring(
+
+
+def _monitoring(
+    settings: StackConfig, network: Network, database: Database, api: Api, backups: Backups
+) -> Monitoring:
+    prefix, images = settings.name_prefix, settings.images
+    return Monitoring(
         "monitoring",
         MonitoringArgs(
             name_prefix=prefix,
@@ -98,11 +124,3 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.container],
         ),
     )
-
-    outputs: dict[str, pulumi.Input[str]] = {
-        "apiUrl": api.url,
-        "grafanaUrl": monitoring.grafana_url,
-        "prometheusUrl": monitoring.prometheus_url,
-        "grafanaAdminPassword": monitoring.grafana_admin_password,
-    }
-    return Stack(network, database, api, backups, monitoring, outputs)

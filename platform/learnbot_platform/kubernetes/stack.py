@@ -20,6 +20,7 @@ from learnbot_platform.kubernetes.monitoring import (
     MonitoredService,
 )
 from learnbot_platform.kubernetes.network import KubernetesNetwork, KubernetesNetworkArgs
+from learnbot_platform.kubernetes.objects import Cluster
 from learnbot_platform.monitoring import API_JOB, BACKUP_JOB, ReceiverSecrets
 from learnbot_platform.repository import read_monitoring_sources
 from learnbot_platform.service_env import (
@@ -29,26 +30,49 @@ from learnbot_platform.service_env import (
     backup_secret_environment,
 )
 from learnbot_platform.stack import Stack, secret, secrets
-from learnbot_platform.stack_config import KUBERNETES_POSTGRES_MAX_CONNECTIONS, StackConfig
+from learnbot_platform.stack_config import (
+    KUBERNETES_POSTGRES_MAX_CONNECTIONS,
+    KubernetesConfig,
+    StackConfig,
+)
 
 
 def deploy(settings: StackConfig) -> Stack:
     kubernetes = settings.kubernetes
     if kubernetes is None:
         raise ValueError("a Kubernetes stack needs its Kubernetes settings")
-    prefix = settings.name_prefix
-    images = settings.images
-
     network = KubernetesNetwork(
         "network",
         KubernetesNetworkArgs(
             namespace=kubernetes.namespace,
-            instance=prefix,
+            instance=settings.name_prefix,
             kubeconfig=secret(kubernetes.kubeconfig),
         ),
     )
     cluster = network.cluster
-    database = KubernetesDatabase(
+    database = _database(settings, kubernetes, cluster)
+    api = _api(settings, kubernetes, cluster, database)
+    backups = _backups(settings, kubernetes, cluster, database)
+    monitoring = _monitoring(settings, kubernetes, cluster, database, api, backups)
+    monitoring_outputs = {
+        "grafanaUrl": monitoring.grafana_url,
+        "prometheusUrl": monitoring.prometheus_url,
+        "grafanaAdminPassword": monitoring.grafana_admin_password,
+    }
+    outputs: dict[str, pulumi.Input[str]] = {
+        "apiUrl": api.url,
+        "namespace": network.name,
+        # None with the cluster's own monitoring, whose Grafana and Prometheus are its owner's.
+        **{name: value for name, value in monitoring_outputs.items() if value is not None},
+    }
+    return Stack(network, database, api, backups, monitoring, outputs)
+
+
+def _database(
+    settings: StackConfig, kubernetes: KubernetesConfig, cluster: Cluster
+) -> KubernetesDatabase:
+    prefix, images = settings.name_prefix, settings.images
+    return KubernetesDatabase(
         "database",
         KubernetesDatabaseArgs(
             cluster=cluster,
@@ -62,7 +86,16 @@ def deploy(settings: StackConfig) -> Stack:
             install_operator=kubernetes.install_cloudnativepg,
         ),
     )
-    api = KubernetesApi(
+
+
+def _api(
+    settings: StackConfig,
+    kubernetes: KubernetesConfig,
+    cluster: Cluster,
+    database: KubernetesDatabase,
+) -> KubernetesApi:
+    prefix, images = settings.name_prefix, settings.images
+    return KubernetesApi(
         "api",
         KubernetesApiArgs(
             cluster=cluster,
@@ -85,7 +118,16 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.cluster],
         ),
     )
-    backups = KubernetesBackups(
+
+
+def _backups(
+    settings: StackConfig,
+    kubernetes: KubernetesConfig,
+    cluster: Cluster,
+    database: KubernetesDatabase,
+) -> KubernetesBackups:
+    prefix = settings.name_prefix
+    return KubernetesBackups(
         "backups",
         KubernetesBackupsArgs(
             cluster=cluster,
@@ -103,7 +145,18 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.cluster],
         ),
     )
-    monitoring = KubernetesMonitoring(
+
+
+def _monitoring(
+    settings: StackConfig,
+    kubernetes: KubernetesConfig,
+    cluster: Cluster,
+    database: KubernetesDatabase,
+    api: KubernetesApi,
+    backups: KubernetesBackups,
+) -> KubernetesMonitoring:
+    prefix, images = settings.name_prefix, settings.images
+    return KubernetesMonitoring(
         "monitoring",
         KubernetesMonitoringArgs(
             cluster=cluster,
@@ -128,15 +181,3 @@ def deploy(settings: StackConfig) -> Stack:
             depends_on=[database.cluster],
         ),
     )
-    monitoring_outputs = {
-        "grafanaUrl": monitoring.grafana_url,
-        "prometheusUrl": monitoring.prometheus_url,
-        "grafanaAdminPassword": monitoring.grafana_admin_password,
-    }
-    outputs: dict[str, pulumi.Input[str]] = {
-        "apiUrl": api.url,
-        "namespace": network.name,
-        # None with the cluster's own monitoring, whose Grafana and Prometheus are its owner's.
-        **{name: value for name, value in monitoring_outputs.items() if value is not None},
-    }
-    return Stack(network, database, api, backups, monitoring, outputs)
