@@ -22,6 +22,7 @@ from learnbot_platform.kubernetes.objects import (
     scratch_volume,
     secret,
     service,
+    single_pod_service,
 )
 from learnbot_platform.rendering import MAX_BODY
 from learnbot_platform.service_env import (
@@ -230,57 +231,39 @@ class KubernetesApi(pulumi.ComponentResource):
         )
 
     def _redis(self, name: str, redis_name: str, image: str) -> k8s.apps.v1.Deployment:
-        cluster = self._cluster
-        deployment = k8s.apps.v1.Deployment(
+        return single_pod_service(
             f"{name}-redis",
-            metadata=cluster.metadata(redis_name, "rate-limit-store"),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster.selector(redis_name)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=cluster.labels(redis_name, "rate-limit-store")
-                    ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        security_context=pod_security(REDIS_UID),
-                        automount_service_account_token=False,
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="redis",
-                                image=image,
-                                command=list(RATE_LIMIT_STORE_COMMAND),
-                                ports=[
-                                    k8s.core.v1.ContainerPortArgs(
-                                        name="redis", container_port=REDIS_PORT
-                                    )
-                                ],
-                                readiness_probe=k8s.core.v1.ProbeArgs(
-                                    exec_=k8s.core.v1.ExecActionArgs(command=["redis-cli", "ping"]),
-                                    period_seconds=10,
-                                ),
-                                resources=resources(cpu_millicores=50, memory_mb=64),
-                                security_context=container_security(),
-                                volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")
-                                ],
-                            )
-                        ],
-                        volumes=[scratch_volume("data")],
-                    ),
-                ),
-            ),
-            opts=cluster.options(self),
-        )
-        service(
-            f"{name}-redis-service",
-            cluster,
+            self._cluster,
             self,
             name=redis_name,
             component="rate-limit-store",
+            pod=k8s.core.v1.PodSpecArgs(
+                security_context=pod_security(REDIS_UID),
+                automount_service_account_token=False,
+                containers=[
+                    k8s.core.v1.ContainerArgs(
+                        name="redis",
+                        image=image,
+                        command=list(RATE_LIMIT_STORE_COMMAND),
+                        ports=[
+                            k8s.core.v1.ContainerPortArgs(name="redis", container_port=REDIS_PORT)
+                        ],
+                        readiness_probe=k8s.core.v1.ProbeArgs(
+                            exec_=k8s.core.v1.ExecActionArgs(command=["redis-cli", "ping"]),
+                            period_seconds=10,
+                        ),
+                        resources=resources(cpu_millicores=50, memory_mb=64),
+                        security_context=container_security(),
+                        volume_mounts=[
+                            k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")
+                        ],
+                    )
+                ],
+                volumes=[scratch_volume("data")],
+            ),
             port_name="redis",
             port=REDIS_PORT,
         )
-        return deployment
 
     def _ingress(self, name: str, args: KubernetesApiArgs) -> k8s.networking.v1.Ingress:
         cluster = self._cluster

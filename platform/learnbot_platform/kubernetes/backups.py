@@ -22,7 +22,7 @@ from learnbot_platform.kubernetes.objects import (
     http_probe,
     resources,
     secret,
-    service,
+    single_pod_service,
 )
 from learnbot_platform.service_env import BACKUP_DIR, BACKUP_METRICS_PORT
 
@@ -90,15 +90,6 @@ class KubernetesBackups(pulumi.ComponentResource):
 
         self.metrics_name = f"{self.name}-metrics"
         self.metrics = self._metrics_server(name)
-        self.service = service(
-            f"{name}-service",
-            cluster,
-            self,
-            name=self.metrics_name,
-            component="backup",
-            port_name=METRICS_PORT_NAME,
-            port=BACKUP_METRICS_PORT,
-        )
         self.backup = self._cron_job(
             f"{name}-backup",
             self.name,
@@ -130,37 +121,31 @@ class KubernetesBackups(pulumi.ComponentResource):
         )
 
     def _metrics_server(self, name: str) -> k8s.apps.v1.Deployment:
-        cluster = self._cluster
-        return k8s.apps.v1.Deployment(
+        return single_pod_service(
             f"{name}-metrics",
-            metadata=cluster.metadata(self.metrics_name, "backup"),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                # One pod at a time on the ReadWriteOnce claim.
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
-                selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels=cluster.selector(self.metrics_name)
-                ),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=cluster.labels(self.metrics_name, "backup")
-                    ),
-                    spec=self._pod("metrics-server").spec(
-                        ["learnbot", "backup", "metrics"],
-                        resources(cpu_millicores=50, memory_mb=128),
-                        ports=[
-                            k8s.core.v1.ContainerPortArgs(
-                                name=METRICS_PORT_NAME, container_port=BACKUP_METRICS_PORT
-                            )
-                        ],
-                        liveness_probe=http_probe("/metrics", METRICS_PORT_NAME),
-                        readiness_probe=http_probe("/metrics", METRICS_PORT_NAME),
-                        volumes=self._volumes,
-                        volume_mounts=self._mounts,
-                    ),
-                ),
+            self._cluster,
+            self,
+            name=self.metrics_name,
+            component="backup",
+            pod=self._pod("metrics-server").spec(
+                ["learnbot", "backup", "metrics"],
+                resources(cpu_millicores=50, memory_mb=128),
+                ports=[
+                    k8s.core.v1.ContainerPortArgs(
+                        name=METRICS_PORT_NAME, container_port=BACKUP_METRICS_PORT
+                    )
+                ],
+                liveness_probe=http_probe("/metrics", METRICS_PORT_NAME),
+                readiness_probe=http_probe("/metrics", METRICS_PORT_NAME),
+                volumes=self._volumes,
+                volume_mounts=self._mounts,
             ),
-            opts=cluster.options(self, depends_on=list(self._args.depends_on)),
+            port_name=METRICS_PORT_NAME,
+            port=BACKUP_METRICS_PORT,
+            # One pod at a time on the ReadWriteOnce claim.
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+            depends_on=self._args.depends_on,
+            service_resource_name=f"{name}-service",
         )
 
     def _cron_job(

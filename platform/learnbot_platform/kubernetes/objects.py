@@ -156,6 +156,47 @@ def service(
     )
 
 
+def single_pod_service(
+    resource_name: str,
+    cluster: Cluster,
+    parent: pulumi.Resource,
+    *,
+    name: str,
+    component: str,
+    pod: k8s.core.v1.PodSpecArgs,
+    port_name: str,
+    port: int,
+    strategy: k8s.apps.v1.DeploymentStrategyArgs | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+    service_resource_name: str | None = None,
+) -> k8s.apps.v1.Deployment:
+    """A Deployment of one pod and the Service in front of it, on one named port."""
+    deployment = k8s.apps.v1.Deployment(
+        resource_name,
+        metadata=cluster.metadata(name, component),
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            replicas=1,
+            strategy=strategy,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster.selector(name)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=cluster.labels(name, component)),
+                spec=pod,
+            ),
+        ),
+        opts=cluster.options(parent, depends_on=list(depends_on)),
+    )
+    service(
+        service_resource_name or f"{resource_name}-service",
+        cluster,
+        parent,
+        name=name,
+        component=component,
+        port_name=port_name,
+        port=port,
+    )
+    return deployment
+
+
 def secret(
     resource_name: str,
     cluster: Cluster,
