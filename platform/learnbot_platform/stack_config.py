@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 # The Pulumi program runs in the repository's .venv, beside the service it deploys: the stack
 # checks a schedule and a bucket URL exactly as the backup job will.
-from learnbot.backup.settings import is_cron_expression, parse_s3_url
+from learnbot.backup.settings import is_cron_expression, is_endpoint_url, parse_s3_url
 
 NAMESPACE = "learnbot"
 # The service image installs pg_dump of this major version (service/Dockerfile).
@@ -592,6 +592,15 @@ def _http_url(example: str) -> Callable[[str, str], str]:
     return check
 
 
+def _endpoint_url(key: str, raw: str) -> str:
+    """As the backup job checks BACKUP_S3_ENDPOINT_URL at its start."""
+    if not is_endpoint_url(raw):
+        raise StackConfigError(
+            key, "an http(s) URL without credentials, such as https://s3.eu-central-1.example.com"
+        )
+    return raw
+
+
 _region = _matching_pattern(_REGION, "an S3 region name such as eu-central-1")
 
 
@@ -622,9 +631,7 @@ def _backup(values: Mapping[str, str]) -> BackupConfig:
         keep_weekly=_int(values, "backupKeepWeekly", 4, 0, 520),
         keep_monthly=_int(values, "backupKeepMonthly", 6, 0, 1200),
         s3_url=s3_url,
-        s3_endpoint_url=_optional(
-            values, "backupS3EndpointUrl", _http_url("https://s3.eu-central-1.example.com")
-        ),
+        s3_endpoint_url=_optional(values, "backupS3EndpointUrl", _endpoint_url),
         s3_region=_optional(values, "backupS3Region", _region),
         s3_access_key_id=access_key,
         s3_secret_access_key=secret_key,

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from learnbot.backup.settings import BackupSettings
-from learnbot.settings import Settings
+from learnbot.settings import ConfigError, Settings
 from learnbot_platform.repository import shipped_locales
 from learnbot_platform.service_env import (
     BACKUP_DIR,
@@ -17,7 +17,7 @@ from learnbot_platform.service_env import (
     backup_secret_environment,
     database_url,
 )
-from learnbot_platform.stack_config import StackConfig, load_stack_config
+from learnbot_platform.stack_config import StackConfig, StackConfigError, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456789:AAsecret-token-value_0123456789"
@@ -127,3 +127,92 @@ def test_every_variable_is_one_the_service_documents() -> None:
     backup_settings = (ROOT / "service" / "learnbot" / "backup" / "settings.py").read_text()
     for name in backup_environment(config(backupS3Url="s3://bucket-1")):
         assert name in documented or f'"{name}"' in backup_settings or name.startswith("AWS_")
+
+
+# Values to probe each setting the stack hands to a container with: ordinary ones and the edges
+# where two sets of rules could disagree (userinfo in a URL, a zero port, case, spaces, Unicode).
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "adminTelegramIds": (
+        "1",
+        "111,222",
+        " 1 , 2 ",
+        "1,,2",
+        "0",
+        "-1",
+        "9007199254740991",
+        "\uff11",
+    ),
+    "supportedLocales": ("en", "en,ru", "pt_BR,en", "EN", "en, ru", "xx"),
+    "defaultLocale": ("en", "ru", "pt_BR", "pt-BR", "EN"),
+    "corsOrigins": (
+        "*",
+        "https://app.example.com",
+        "https://a.example.com,https://b.example.com",
+        "http://localhost:5173",
+        "https://app.example.com/",
+        "https://user@app.example.com",
+        "https://app.example.com:0",
+    ),
+    "logLevel": ("debug", "INFO", "warning", "trace"),
+    "sentryDsn": (
+        "https://abc123@o1.ingest.sentry.io/42",
+        "https://o1.ingest.sentry.io/42",
+        "http://key@sentry.local:9000/1",
+    ),
+    "sentryEnvironment": ("production", "staging-2", "a b"),
+    "apiWorkers": ("1", "4", "0", "64"),
+    "databasePoolSize": ("1", "10", "0", "45"),
+    "apiImageTag": ("0.1.0", "2025.01.3", "v1_rc-2", "a" * 64),
+    "proxiesInFront": ("0", "1", "3", "-1"),
+    "telegramBotId": ("1", "123456789", "0"),
+    "backupSchedule": ("0 3 * * *", "@daily", "*/15 * * * *", "61 * * * *"),
+    "backupDrillSchedule": ("0 4 * * 0", "@weekly"),
+    "backupKeepDaily": ("0", "7", "365"),
+    "backupKeepWeekly": ("0", "4"),
+    "backupKeepMonthly": ("0", "6"),
+    "backupS3Url": ("s3://bucket-1", "s3://learnbot-backups/prod", "s3://Bucket", "s3://b/a//b"),
+    "backupS3EndpointUrl": (
+        "https://s3.eu-central-1.example.com",
+        "http://minio:9000",
+        "https://key@s3.example.com",
+        "https://key:secret@s3.example.com",
+        "https://s3.example.com:0",
+        "ftp://s3.example.com",
+    ),
+    "backupS3Region": ("eu-central-1", "us-east-1", "EU", "eu central"),
+}
+NEEDS = {
+    "backupS3EndpointUrl": {"backupS3Url": "s3://bucket-1"},
+    "backupS3Region": {"backupS3Url": "s3://bucket-1"},
+}
+
+
+def processes_accept(stack: StackConfig) -> None:
+    Settings.from_env(api_env(stack))
+    secrets = {name: v.value for name, v in backup_secret_environment(stack).items()}
+    BackupSettings.from_env(
+        {
+            **backup_environment(stack),
+            **secrets,
+            "DATABASE_URL": database_url("learnbot-postgres", "pw"),
+        }
+    )
+
+
+def test_every_value_the_stack_accepts_the_processes_accept() -> None:
+    """A value `pulumi up` lets through must not stop a container at its start."""
+    accepted = 0
+    for key, values in CANDIDATES.items():
+        for value in values:
+            try:
+                stack = config(**NEEDS.get(key, {}), **{key: value})
+            except StackConfigError:
+                continue
+            accepted += 1
+            try:
+                processes_accept(stack)
+            except ConfigError as error:
+                raise AssertionError(
+                    f"learnbot:{key}={value!r}: the stack takes it, {error}"
+                ) from None
+    assert accepted > len(CANDIDATES)

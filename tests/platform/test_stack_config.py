@@ -233,84 +233,93 @@ def test_every_key_has_an_invalid_case_or_takes_anything() -> None:
         "alertWebhookToken",
         "kubeconfig",
     }
-    tested = {key for key, _, _ in INVALID} | free_text | {"alertTelegramBotToken"}
-    untested = set(KEYS) - tested - {"backupS3EndpointUrl", "backupS3Region"}
+    tested = {key for key, _, _ in INVALID} | {key for _, key, _ in COMBINED} | free_text
+    untested = set(KEYS) - tested
     assert not untested
+
+
+# Settings whose check needs a partner setting, or a combination of settings.
+COMBINED: list[tuple[dict[str, str], str, str]] = [
+    ({"alertTelegramBotToken": "987654321:AAalert"}, "alertTelegramChatId", "both"),
+    ({"alertTelegramChatId": "-100123"}, "alertTelegramBotToken", "both"),
+    ({"alertTelegramBotToken": "bad"}, "alertTelegramBotToken", "<bot id>:<secret>"),
+    ({"alertWebhookToken": "t"}, "alertWebhookUrl", "required when"),
+    ({"backupS3AccessKeyId": "AK"}, "backupS3SecretAccessKey", "set together"),
+    ({"backupS3SecretAccessKey": "s"}, "backupS3AccessKeyId", "set together"),
+    ({"backupS3Region": "eu-central-1"}, "backupS3Url", "required when"),
+    ({"backupS3Url": "s3://b-1", "backupS3Region": "EU"}, "backupS3Region", "region"),
+    (
+        {"backupS3Url": "s3://b-1", "backupS3EndpointUrl": "s3.example.com"},
+        "backupS3EndpointUrl",
+        "an http(s) URL",
+    ),
+    (
+        {"backupS3Url": "s3://b-1", "backupS3EndpointUrl": "https://key@s3.example.com"},
+        "backupS3EndpointUrl",
+        "without credentials",
+    ),
+    ({"defaultLocale": "de", "supportedLocales": "en,ru"}, "defaultLocale", "en, ru"),
+    (
+        {"apiReplicas": "4", "apiWorkers": "4", "databasePoolSize": "10"},
+        "databasePoolSize",
+        "at most 5 with 4 API replicas of 4 workers",
+    ),
+    ({"apiRepilcas": "3"}, "apiRepilcas", "not a setting of this stack"),
+    ({"target": "kubernetes"}, "host", "required on Kubernetes"),
+    (
+        {"target": "kubernetes", "host": "api.example.com"},
+        "apiImageRepository",
+        "required on Kubernetes",
+    ),
+    ({**ON_KUBERNETES, "proxyPort": "80"}, "proxyPort", "learnbot:target docker only"),
+    ({**ON_KUBERNETES, "nginxImage": "nginx:1.27"}, "nginxImage", "target docker only"),
+    ({"dbInstances": "3"}, "dbInstances", "learnbot:target kubernetes only"),
+    ({"bindAddress": "::"}, "grafanaRootUrl", "required when learnbot:bindAddress is ::"),
+    ({"bindAddress": "0.0.0.0"}, "grafanaRootUrl", "required when learnbot:bindAddress is"),
+    ({"kubeconfig": "apiVersion: v1"}, "kubeconfig", "learnbot:target kubernetes only"),
+    (
+        {**ON_KUBERNETES, "apiReplicas": "4", "apiMaxReplicas": "3"},
+        "apiMaxReplicas",
+        "at least learnbot:apiReplicas (4)",
+    ),
+    (
+        {
+            **ON_KUBERNETES,
+            "installPrometheusOperator": "false",
+            "alertWebhookUrl": "https://t.example.com/h",
+        },
+        "alertWebhookUrl",
+        "unset it: with learnbot:installPrometheusOperator false the stack installs no",
+    ),
+    (
+        {
+            **ON_KUBERNETES,
+            "installPrometheusOperator": "false",
+            "grafanaAdminPassword": "p" * 12,
+        },
+        "grafanaAdminPassword",
+        "Alertmanager or Grafana of its own",
+    ),
+    (
+        {
+            **ON_KUBERNETES,
+            "installPrometheusOperator": "false",
+            "monitoringTimeoutSeconds": "1800",
+        },
+        "monitoringTimeoutSeconds",
+        "no monitoring chart",
+    ),
+    (
+        {**ON_KUBERNETES, "apiMaxReplicas": "20"},
+        "databasePoolSize",
+        "at most 7 with 20 API replicas of 2 workers: apiMaxReplicas x apiWorkers",
+    ),
+]
 
 
 @pytest.mark.parametrize(
     ("settings", "key", "allowed"),
-    [
-        ({"alertTelegramBotToken": "987654321:AAalert"}, "alertTelegramChatId", "both"),
-        ({"alertTelegramChatId": "-100123"}, "alertTelegramBotToken", "both"),
-        ({"alertTelegramBotToken": "bad"}, "alertTelegramBotToken", "<bot id>:<secret>"),
-        ({"alertWebhookToken": "t"}, "alertWebhookUrl", "required when"),
-        ({"backupS3AccessKeyId": "AK"}, "backupS3SecretAccessKey", "set together"),
-        ({"backupS3SecretAccessKey": "s"}, "backupS3AccessKeyId", "set together"),
-        ({"backupS3Region": "eu-central-1"}, "backupS3Url", "required when"),
-        ({"backupS3Url": "s3://b-1", "backupS3Region": "EU"}, "backupS3Region", "region"),
-        (
-            {"backupS3Url": "s3://b-1", "backupS3EndpointUrl": "s3.example.com"},
-            "backupS3EndpointUrl",
-            "an http(s) URL",
-        ),
-        ({"defaultLocale": "de", "supportedLocales": "en,ru"}, "defaultLocale", "en, ru"),
-        (
-            {"apiReplicas": "4", "apiWorkers": "4", "databasePoolSize": "10"},
-            "databasePoolSize",
-            "at most 5 with 4 API replicas of 4 workers",
-        ),
-        ({"apiRepilcas": "3"}, "apiRepilcas", "not a setting of this stack"),
-        ({"target": "kubernetes"}, "host", "required on Kubernetes"),
-        (
-            {"target": "kubernetes", "host": "api.example.com"},
-            "apiImageRepository",
-            "required on Kubernetes",
-        ),
-        ({**ON_KUBERNETES, "proxyPort": "80"}, "proxyPort", "learnbot:target docker only"),
-        ({**ON_KUBERNETES, "nginxImage": "nginx:1.27"}, "nginxImage", "target docker only"),
-        ({"dbInstances": "3"}, "dbInstances", "learnbot:target kubernetes only"),
-        ({"bindAddress": "::"}, "grafanaRootUrl", "required when learnbot:bindAddress is ::"),
-        ({"bindAddress": "0.0.0.0"}, "grafanaRootUrl", "required when learnbot:bindAddress is"),
-        ({"kubeconfig": "apiVersion: v1"}, "kubeconfig", "learnbot:target kubernetes only"),
-        (
-            {**ON_KUBERNETES, "apiReplicas": "4", "apiMaxReplicas": "3"},
-            "apiMaxReplicas",
-            "at least learnbot:apiReplicas (4)",
-        ),
-        (
-            {
-                **ON_KUBERNETES,
-                "installPrometheusOperator": "false",
-                "alertWebhookUrl": "https://t.example.com/h",
-            },
-            "alertWebhookUrl",
-            "unset it: with learnbot:installPrometheusOperator false the stack installs no",
-        ),
-        (
-            {
-                **ON_KUBERNETES,
-                "installPrometheusOperator": "false",
-                "grafanaAdminPassword": "p" * 12,
-            },
-            "grafanaAdminPassword",
-            "Alertmanager or Grafana of its own",
-        ),
-        (
-            {
-                **ON_KUBERNETES,
-                "installPrometheusOperator": "false",
-                "monitoringTimeoutSeconds": "1800",
-            },
-            "monitoringTimeoutSeconds",
-            "no monitoring chart",
-        ),
-        (
-            {**ON_KUBERNETES, "apiMaxReplicas": "20"},
-            "databasePoolSize",
-            "at most 7 with 20 API replicas of 2 workers: apiMaxReplicas x apiWorkers",
-        ),
-    ],
+    COMBINED,
 )
 def test_settings_that_depend_on_each_other(
     settings: dict[str, str], key: str, allowed: str

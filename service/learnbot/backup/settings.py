@@ -146,21 +146,25 @@ def _endpoint_url(env: Mapping[str, str]) -> str | None:
     raw = text_setting(env, "BACKUP_S3_ENDPOINT_URL")
     if raw is None:
         return None
+    if not is_endpoint_url(raw):
+        raise ConfigError(
+            "BACKUP_S3_ENDPOINT_URL", "an http(s) URL such as https://s3.eu-central-1.example.com"
+        )
+    return raw
+
+
+def is_endpoint_url(raw: str) -> bool:
+    """An S3-compatible store's address: http(s), a host, no credentials in it."""
     parts = urlsplit(raw)
     try:
-        valid = (
+        return (
             parts.scheme in ("http", "https")
             and bool(parts.hostname)
             and parts.username is None
             and (parts.port is None or parts.port > 0)
         )
     except ValueError:
-        valid = False
-    if not valid:
-        raise ConfigError(
-            "BACKUP_S3_ENDPOINT_URL", "an http(s) URL such as https://s3.eu-central-1.example.com"
-        )
-    return raw
+        return False
 
 
 def _metrics_writer(env: Mapping[str, str]) -> str | None:
