@@ -1,5 +1,5 @@
 """Prometheus scraping the stack's containers with the rules of alerts/, Alertmanager routing
-as alerts/alertmanager.yml says, Grafana with dashboards/, and postgres_exporter."""
+as alerts/alertmanager/alertmanager.yml says, Grafana with dashboards/, and postgres_exporter."""
 
 from __future__ import annotations
 
@@ -326,7 +326,8 @@ class Monitoring(pulumi.ComponentResource):
 def rendered_alertmanager_files(
     source: str, receivers: ReceiverSecrets, token_file: str = WEBHOOK_TOKEN_FILE
 ) -> pulumi.Output[AlertmanagerFiles]:
-    """alerts/alertmanager.yml with the stack's receivers, once their secrets resolve."""
+    """alerts/alertmanager/alertmanager.yml with the stack's receivers, once their secrets
+    resolve."""
     return pulumi.Output.all(
         receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
     ).apply(

@@ -1,4 +1,5 @@
-"""alerts/alertmanager.yml: valid for amtool, routed by severity, inhibiting as documented."""
+"""alerts/alertmanager/alertmanager.yml: valid for amtool, routed by severity, inhibiting as
+documented."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import httpx
 import pytest
 import yaml
 
+from pulumi_program import ROOT
+from repository import ALERTMANAGER_FILE, rule_paths
 from service_process import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "alerts" / "alertmanager.yml"
+CONFIG = ROOT / ALERTMANAGER_FILE
 SECRETS_DIR = "/etc/alertmanager/secrets/"
 SECRET_PATH = re.compile(re.escape(SECRETS_DIR) + r"[\w.-]+")
 TELEGRAM = "telegram-oncall"
@@ -34,8 +36,7 @@ def tool(name: str) -> str:
 def alert_rules() -> list[dict[str, Any]]:
     return [
         rule
-        for path in sorted((ROOT / "alerts").glob("*.yml"))
-        if path.name != "alertmanager.yml"
+        for path in rule_paths()
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
         if "alert" in rule

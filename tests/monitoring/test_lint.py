@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-ALERTS = ROOT / "alerts"
+from pulumi_program import ROOT
+from repository import rule_paths
+
 RUNBOOKS = ROOT / "runbooks"
 PROCEDURES = RUNBOOKS / "procedures"
 
@@ -50,8 +51,7 @@ class Rule:
 def rules() -> list[Rule]:
     return [
         Rule(path.name, rule)
-        for path in sorted(ALERTS.glob("*.yml"))
-        if path.name != "alertmanager.yml"
+        for path in rule_paths()
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
     ]

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-ALERTS = ROOT / "alerts"
-UNIT_TESTS = sorted((ALERTS / "tests").glob("*.yml"))
+from pulumi_program import ROOT
+from repository import rule_paths
+
+UNIT_TESTS = sorted((ROOT / "alerts" / "tests").glob("*.yml"))
 
 
 def promtool() -> str:
@@ -22,14 +23,10 @@ def promtool() -> str:
     return path
 
 
-def rule_files() -> list[Path]:
-    return sorted(path for path in ALERTS.glob("*.yml") if path.name != "alertmanager.yml")
-
-
 def alert_names() -> set[str]:
     return {
         rule["alert"]
-        for path in rule_files()
+        for path in rule_paths()
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
         if "alert" in rule
@@ -50,7 +47,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rule_files_pass_promtool_check() -> None:
-    result = run(promtool(), "check", "rules", *map(str, rule_files()))
+    result = run(promtool(), "check", "rules", *map(str, rule_paths()))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -77,4 +74,4 @@ def test_unit_tests_load_the_project_rule_files() -> None:
             rule_file = (path.parent / name).resolve()
             assert rule_file.is_file(), f"{path.name} loads {name}, which does not exist"
             loaded.add(rule_file)
-    assert sorted(set(rule_files()) - loaded) == [], "rule files no unit test loads"
+    assert sorted(set(rule_paths()) - loaded) == [], "rule files no unit test loads"
