@@ -77,7 +77,17 @@ def test_alert_names_are_camel_case_with_a_component_prefix() -> None:
     names = [rule.name for rule in alerts()]
     assert names
     assert [name for name in names if not ALERT_NAME.fullmatch(name)] == []
-    assert len(names) == len(set(names)), "alert names must be unique"
+
+
+def test_an_alerts_rules_are_told_apart_by_their_labels_in_one_file() -> None:
+    """One alert may have several rules (a burn-rate window each): they differ in their labels,
+    so each is an alert of its own in Alertmanager, and live in one file."""
+    identities = [(rule.name, tuple(sorted(rule.labels.items()))) for rule in alerts()]
+    assert len(identities) == len(set(identities)), "alert rules with the same name and labels"
+    files: dict[str, set[str]] = {}
+    for rule in alerts():
+        files.setdefault(rule.name, set()).add(rule.file)
+    assert {name: found for name, found in files.items() if len(found) > 1} == {}
 
 
 def test_alerts_have_a_severity_and_a_component() -> None:
