@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate i18n clean bench rehearse rehearse-down
+.PHONY: help run test lint format migrate i18n alerts clean bench rehearse rehearse-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,15 +33,18 @@ i18n: $(INSTALLED) ## extract messages into messages.pot and update every .po ca
 	$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) \
 		--no-fuzzy-matching --ignore-obsolete
 
+alerts: ## rewrite alerts/rules/api-slo-alerts.yml from the burn-rate windows in alerts/slo.py
+	$(PYTHON) alerts/slo.py
+
 lint: $(INSTALLED) ## ruff format check, ruff, mypy
-	$(BIN)/ruff format --check service platform tests bench
-	$(BIN)/ruff check service platform tests bench
+	$(BIN)/ruff format --check service platform tests bench alerts
+	$(BIN)/ruff check service platform tests bench alerts
 	$(BIN)/mypy
-	$(BIN)/mypy --strict platform/__main__.py platform/learnbot_platform
+	$(BIN)/mypy --strict platform/__main__.py platform/learnbot_platform alerts/*.py
 
 format: $(INSTALLED) ## rewrite the code in the project's format
-	$(BIN)/ruff format service platform tests bench
-	$(BIN)/ruff check --fix service platform tests bench
+	$(BIN)/ruff format service platform tests bench alerts
+	$(BIN)/ruff check --fix service platform tests bench alerts
 
 test: lint ## lint, then the whole test suite
 	$(BIN)/pytest

@@ -6,6 +6,7 @@ event loop Pulumi's SDK waits on, shared by every test that runs the program."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +24,11 @@ if TYPE_CHECKING:
     from stack_run import StackRun
 
 # Held by the module, not only by a fixture: collected at the end of the session, an unclosed
-# loop warns while pytest still counts unraisable warnings, and fails the run. It is not closed
-# either: closing it would end its executor's threads, each holding a loop of the SDK's, in the
-# middle of pytest's checks.
+# loop warns while pytest still counts unraisable warnings, and fails the run. It is closed only
+# at exit, once pytest is done: closing it earlier would end its executor's threads, each holding
+# a loop of the SDK's, in the middle of pytest's checks; never closed, it warns on the way out.
 PULUMI_LOOP = asyncio.new_event_loop()
+atexit.register(PULUMI_LOOP.close)
 
 
 @contextmanager

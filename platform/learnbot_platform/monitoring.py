@@ -46,7 +46,8 @@ class ReceiverSecrets:
 def rendered_alertmanager_files(
     source: str, receivers: ReceiverSecrets, token_file: str = WEBHOOK_TOKEN_FILE
 ) -> pulumi.Output[AlertmanagerFiles]:
-    """alerts/alertmanager.yml with the stack's receivers, once their secrets resolve."""
+    """alerts/alertmanager/alertmanager.yml with the stack's receivers, once their secrets
+    resolve."""
     return pulumi.Output.all(
         receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
     ).apply(

@@ -73,7 +73,7 @@ def prometheus_config(
             for job in jobs
         ],
     }
-    return _dump("the stack's containers and alerts/*.yml", document)
+    return _dump("the stack's containers and the rule files of alerts/", document)
 
 
 def grafana_datasources(source: str, prometheus_url: str) -> str:
@@ -107,8 +107,8 @@ def grafana_dashboard_providers(source: str, dashboards_path: str) -> str:
 def alertmanager_files(
     source: str, receivers: AlertReceivers, *, token_file: str = WEBHOOK_TOKEN_FILE
 ) -> AlertmanagerFiles:
-    """alerts/alertmanager.yml with the stack's receivers filled in; the webhook's bearer token
-    is read from token_file, a path under ALERTMANAGER_SECRETS_DIR.
+    """alerts/alertmanager/alertmanager.yml with the stack's receivers filled in; the webhook's
+    bearer token is read from token_file, a path under ALERTMANAGER_SECRETS_DIR.
 
     Alertmanager 0.25 (Debian's amtool, which checks this file) reads neither a Telegram token
     nor a webhook URL from a file, so those two are written into the configuration, which the
@@ -123,9 +123,10 @@ def alertmanager_files(
     for path in _paths_under(document, ALERTMANAGER_SECRETS_DIR):
         if path not in secret_files:
             raise ValueError(
-                f"alerts/alertmanager.yml refers to {path}, a file the stack does not provide"
+                f"alerts/alertmanager/alertmanager.yml refers to {path}, "
+                "a file the stack does not provide"
             )
-    return AlertmanagerFiles(_dump("alerts/alertmanager.yml", document), secret_files)
+    return AlertmanagerFiles(_dump("alerts/alertmanager/alertmanager.yml", document), secret_files)
 
 
 def _fill_telegram(receiver: dict[str, Any], receivers: AlertReceivers) -> None:

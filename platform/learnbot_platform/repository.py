@@ -9,7 +9,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = Path("service") / "Dockerfile"
-ALERTMANAGER_FILE = "alertmanager.yml"
+ALERTS = Path("alerts")
+# Recording rules and alert rules; Prometheus gets both side by side, by file name.
+RULE_FOLDERS = (ALERTS / "records", ALERTS / "rules")
+ALERTMANAGER_FILE = ALERTS / "alertmanager" / "alertmanager.yml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,22 +25,29 @@ class MonitoringSources:
 
 
 def read_monitoring_sources(root: Path = ROOT) -> MonitoringSources:
-    alerts = root / "alerts"
     provisioning = root / "dashboards" / "provisioning"
-    rules = {
-        path.name: path.read_text()
-        for path in sorted(alerts.glob("*.yml"))
-        if path.name != ALERTMANAGER_FILE
-    }
-    if not rules:
-        raise FileNotFoundError(f"no alert rule files in {alerts}")
     return MonitoringSources(
-        rule_files=rules,
-        alertmanager=(alerts / ALERTMANAGER_FILE).read_text(),
+        rule_files={path.name: path.read_text() for path in rule_paths(root)},
+        alertmanager=(root / ALERTMANAGER_FILE).read_text(),
         dashboards={p.name: p.read_text() for p in sorted((root / "dashboards").glob("*.json"))},
         grafana_datasources=_yaml_files(provisioning / "datasources"),
         grafana_dashboard_providers=_yaml_files(provisioning / "dashboards"),
     )
+
+
+def rule_paths(root: Path = ROOT) -> list[Path]:
+    """The recording and alert rule files, in the order of their names."""
+    paths = sorted(
+        (path for folder in RULE_FOLDERS for path in (root / folder).glob("*.yml")),
+        key=lambda path: path.name,
+    )
+    if not paths:
+        raise FileNotFoundError(f"no rule files in {', '.join(map(str, RULE_FOLDERS))}")
+    names = [path.name for path in paths]
+    shared = sorted({name for name in names if names.count(name) > 1})
+    if shared:
+        raise ValueError(f"rule files of different folders share a name: {', '.join(shared)}")
+    return paths
 
 
 def shipped_locales(root: Path = ROOT) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""alerts/alertmanager.yml: valid for amtool, routed by severity, inhibiting as documented."""
+"""alerts/alertmanager/alertmanager.yml: valid for amtool, routed by severity, inhibiting as
+documented."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import httpx
 import pytest
 import yaml
 
+from learnbot_platform.repository import ALERTMANAGER_FILE, rule_paths
+from pulumi_program import ROOT
 from service_process import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "alerts" / "alertmanager.yml"
+CONFIG = ROOT / ALERTMANAGER_FILE
 SECRETS_DIR = "/etc/alertmanager/secrets/"
 SECRET_PATH = re.compile(re.escape(SECRETS_DIR) + r"[\w.-]+")
 TELEGRAM = "telegram-oncall"
@@ -34,8 +36,7 @@ def tool(name: str) -> str:
 def alert_rules() -> list[dict[str, Any]]:
     return [
         rule
-        for path in sorted((ROOT / "alerts").glob("*.yml"))
-        if path.name != "alertmanager.yml"
+        for path in rule_paths()
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
         if "alert" in rule
@@ -175,36 +176,70 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15) -> bool:
     return False
 
 
+def alert(name: str, long: str | None = None, **extra: str) -> dict[str, Any]:
+    """An alert as Prometheus sends it: the labels of its rule (of its `long` window, for an
+    alert of several windows) and of its series."""
+    [labels] = [
+        rule["labels"]
+        for rule in alert_rules()
+        if rule["alert"] == name and rule["labels"].get("long") == long
+    ]
+    return {"labels": {"alertname": name, **labels, **extra}}
+
+
 @pytest.mark.slow
 def test_a_critical_alert_inhibits_the_matching_warnings(alertmanager: str) -> None:
-    rules = {rule["alert"]: rule["labels"] for rule in alert_rules()}
-
-    def alert(name: str, **extra: str) -> dict[str, Any]:
-        return {"labels": {"alertname": name, **rules[name], **extra}}
-
     api = {"job": "learnbot-api"}
     db = {"job": "postgres", "instance": "db:9187"}
     sent = [
-        alert("LearnbotApiAvailabilityBurnRate1h5m", **api),
-        alert("LearnbotApiAvailabilityBurnRate1d2h", **api),
-        alert("LearnbotApiLatencyBurnRate1d2h", **api),
+        alert("LearnbotApiAvailabilityBudgetBurn", "1h", **api),
+        alert("LearnbotApiAvailabilityBudgetBurn", "1d", **api),
+        alert("LearnbotApiLatencyBudgetBurn", "1d", **api),
         alert("LearnbotPostgresDown", **db),
         alert("LearnbotPostgresNearConnectionLimit", **db),
         alert("LearnbotPrometheusRuleEvaluationFailures", job="prometheus"),
     ]
     httpx.post(f"{alertmanager}/api/v2/alerts", json=sent, timeout=5).raise_for_status()
     expected = {
-        "LearnbotApiAvailabilityBurnRate1h5m": "active",
-        "LearnbotApiAvailabilityBurnRate1d2h": "suppressed",
-        "LearnbotApiLatencyBurnRate1d2h": "active",
-        "LearnbotPostgresDown": "active",
-        "LearnbotPostgresNearConnectionLimit": "suppressed",
-        "LearnbotPrometheusRuleEvaluationFailures": "active",
+        ("LearnbotApiAvailabilityBudgetBurn", "1h"): "active",
+        ("LearnbotApiAvailabilityBudgetBurn", "1d"): "suppressed",
+        ("LearnbotApiLatencyBudgetBurn", "1d"): "active",
+        ("LearnbotPostgresDown", ""): "active",
+        ("LearnbotPostgresNearConnectionLimit", ""): "suppressed",
+        ("LearnbotPrometheusRuleEvaluationFailures", ""): "active",
     }
 
-    def states() -> dict[str, str]:
+    def states() -> dict[tuple[str, str], str]:
         answer = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=5).json()
-        return {a["labels"]["alertname"]: a["status"]["state"] for a in answer}
+        return {
+            (a["labels"]["alertname"], a["labels"].get("long", "")): a["status"]["state"]
+            for a in answer
+        }
 
     wait_until(lambda: states() == expected)
     assert states() == expected
+
+
+@pytest.mark.slow
+def test_each_window_of_a_budget_burn_alert_is_a_notification_of_its_own(
+    alertmanager: str,
+) -> None:
+    api = {"job": "learnbot-api"}
+    windows = [
+        alert("LearnbotApiLatencyBudgetBurn", long, **api) for long in ("1h", "6h", "1d", "3d")
+    ]
+    httpx.post(f"{alertmanager}/api/v2/alerts", json=windows, timeout=5).raise_for_status()
+
+    def groups() -> list[tuple[str, list[str]]]:
+        answer = httpx.get(f"{alertmanager}/api/v2/alerts/groups", timeout=5).json()
+        return sorted(
+            (group["receiver"]["name"], [a["labels"]["long"] for a in group["alerts"]])
+            for group in answer
+        )
+
+    expected = sorted(
+        [(TELEGRAM, ["1h"]), (TELEGRAM, ["6h"])]
+        + [(TICKETS, [long]) for long in ("1h", "6h", "1d", "3d")]
+    )
+    wait_until(lambda: groups() == expected)
+    assert groups() == expected

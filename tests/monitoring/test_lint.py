@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-ALERTS = ROOT / "alerts"
+from learnbot_platform.repository import rule_paths
+from pulumi_program import ROOT
+
 RUNBOOKS = ROOT / "runbooks"
 PROCEDURES = RUNBOOKS / "procedures"
 
@@ -50,8 +51,7 @@ class Rule:
 def rules() -> list[Rule]:
     return [
         Rule(path.name, rule)
-        for path in sorted(ALERTS.glob("*.yml"))
-        if path.name != "alertmanager.yml"
+        for path in rule_paths()
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
     ]
@@ -77,7 +77,17 @@ def test_alert_names_are_camel_case_with_a_component_prefix() -> None:
     names = [rule.name for rule in alerts()]
     assert names
     assert [name for name in names if not ALERT_NAME.fullmatch(name)] == []
-    assert len(names) == len(set(names)), "alert names must be unique"
+
+
+def test_an_alerts_rules_are_told_apart_by_their_labels_in_one_file() -> None:
+    """One alert may have several rules (a burn-rate window each): they differ in their labels,
+    so each is an alert of its own in Alertmanager, and live in one file."""
+    identities = [(rule.name, tuple(sorted(rule.labels.items()))) for rule in alerts()]
+    assert len(identities) == len(set(identities)), "alert rules with the same name and labels"
+    files: dict[str, set[str]] = {}
+    for rule in alerts():
+        files.setdefault(rule.name, set()).add(rule.file)
+    assert {name: found for name, found in files.items() if len(found) > 1} == {}
 
 
 def test_alerts_have_a_severity_and_a_component() -> None:

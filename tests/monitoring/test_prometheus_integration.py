@@ -17,10 +17,10 @@ import httpx
 import pytest
 import yaml
 
+from learnbot_platform.repository import rule_paths
+from pulumi_program import ROOT
 from service_process import Server, free_port, init_data, new_telegram_id, server_env, start_server
 
-ROOT = Path(__file__).resolve().parents[2]
-ALERTS = ROOT / "alerts"
 # Grafana fills these in; any duration Prometheus accepts does here.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
 ROUTES = ("/health", "/ready", "/auth/telegram", "unmatched")
@@ -28,14 +28,10 @@ ROUTES = ("/health", "/ready", "/auth/telegram", "unmatched")
 pytestmark = pytest.mark.slow
 
 
-def rule_files() -> list[Path]:
-    return sorted(path for path in ALERTS.glob("*.yml") if path.name != "alertmanager.yml")
-
-
 def rules() -> list[dict[str, Any]]:
     return [
         rule
-        for path in rule_files()
+        for path in rule_paths()
         for group in yaml.safe_load(path.read_text())["groups"]
         for rule in group["rules"]
     ]
@@ -122,7 +118,7 @@ def prometheus(learnbot: Server, backup_job: str, tmp_path: Path) -> Iterator[ht
     port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(path) for path in rule_files()],
+        "rule_files": [str(path) for path in rule_paths()],
         "scrape_configs": [
             {
                 "job_name": "learnbot-api",
@@ -237,7 +233,7 @@ def test_prometheus_scrapes_learnbot_and_evaluates_every_rule_and_dashboard_quer
     # The 30-day SLO period group runs every 5 minutes, so it may not have run yet.
     expected = sum(
         len(group["rules"])
-        for path in rule_files()
+        for path in rule_paths()
         for group in yaml.safe_load(path.read_text())["groups"]
         if "interval" not in group
     )

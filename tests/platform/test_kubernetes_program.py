@@ -33,6 +33,7 @@ from stack_run import (
 )
 
 from learnbot_platform.kubernetes.objects import KUBERNETES_VERSION
+from learnbot_platform.repository import rule_paths
 
 CUSTOM_KINDS = {"Cluster", "PrometheusRule", "ServiceMonitor"}
 
@@ -444,7 +445,7 @@ def test_every_rule_file_is_a_prometheus_rule_that_promtool_accepts(
 ) -> None:
     promtool = tool("promtool", "prometheus package")
     rules = of_kind(kubernetes_stack, "PrometheusRule")
-    files = [p for p in sorted((ROOT / "alerts").glob("*.yml")) if p.name != "alertmanager.yml"]
+    files = rule_paths()
     assert len(rules) == len(files)
     for path in files:
         rule = rules[f"learnbot-{path.stem}"]

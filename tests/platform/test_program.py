@@ -34,6 +34,8 @@ from stack_run import (
     walk_unsecret,
 )
 
+from learnbot_platform.repository import rule_paths
+
 # Where each long-running container keeps what must survive a new container.
 DATA_PATHS = {
     "postgres": "/var/lib/postgresql/data",
@@ -367,7 +369,7 @@ def test_every_job_the_alert_rules_select_is_scraped(default_stack: StackRun) ->
 def test_prometheus_gets_every_rule_file_as_it_is_in_alerts(default_stack: StackRun) -> None:
     prometheus = default_stack.containers()["learnbot-prometheus"]
     config = yaml.safe_load(uploaded(prometheus, "/etc/prometheus/prometheus.yml"))
-    rule_files = sorted(p for p in (ROOT / "alerts").glob("*.yml") if p.name != "alertmanager.yml")
+    rule_files = rule_paths()
     assert config["rule_files"] == [f"rules/{p.name}" for p in rule_files]
     for path in rule_files:
         assert uploaded(prometheus, f"/etc/prometheus/rules/{path.name}") == path.read_text()

@@ -1,5 +1,5 @@
 """Prometheus scraping the stack's containers with the rules of alerts/, Alertmanager routing
-as alerts/alertmanager.yml says, Grafana with dashboards/, and postgres_exporter."""
+as alerts/alertmanager/alertmanager.yml says, Grafana with dashboards/, and postgres_exporter."""
 
 from __future__ import annotations
 

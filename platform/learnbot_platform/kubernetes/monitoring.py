@@ -1,7 +1,7 @@
 """Monitoring on Kubernetes through the kube-prometheus-stack chart: the rule files of alerts/
 as PrometheusRules, ServiceMonitors for the API, the backup job and postgres_exporter, the
 dashboards of dashboards/ as ConfigMaps for Grafana's sidecar, and Alertmanager routing as
-alerts/alertmanager.yml says, with the same receivers as on Docker."""
+alerts/alertmanager/alertmanager.yml says, with the same receivers as on Docker."""
 
 from __future__ import annotations
 

@@ -839,7 +839,7 @@ def _expressions(node: object) -> Iterator[str]:
 def _metric_names_used() -> set[str]:
     """The exporter's metrics that the rules of alerts/ and the panels of dashboards/ query."""
     documents: list[object] = [
-        yaml.safe_load(path.read_text()) for path in (REPOSITORY_ROOT / "alerts").glob("*.yml")
+        yaml.safe_load(text) for text in repository.read_monitoring_sources().rule_files.values()
     ]
     documents += [
         json.loads(path.read_text()) for path in (REPOSITORY_ROOT / "dashboards").glob("*.json")
