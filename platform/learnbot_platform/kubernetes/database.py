@@ -46,33 +46,58 @@ class KubernetesDatabase(pulumi.ComponentResource):
         self, name: str, args: KubernetesDatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("learnbot:platform:Database", name, None, opts)
-        cluster = args.cluster
-        if args.password is None:
-            generated = random.RandomPassword(
-                f"{name}-password",
-                length=32,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
-        else:
-            password = pulumi.Output.secret(args.password)
+        self._name, self._args = name, args
+        password = self._password()
         self.operator = self._operator(name, args) if args.install_operator else None
-        secret_name = f"{args.name}-app"
-        self.secret = secret(
-            f"{name}-app-secret",
-            cluster,
+        self.secret = self._secret(password)
+        self.cluster = self._cluster()
+        # CloudNativePG's Service that always leads to the current primary.
+        self.host = f"{args.name}-rw"
+        self.password = password
+        self.url: pulumi.Output[str] = pulumi.Output.secret(
+            password.apply(lambda value: database_url(self.host, value))
+        )
+        self.register_outputs({"host": self.host, "url": self.url})
+
+    def _password(self) -> pulumi.Output[str]:
+        """The configured password, or one generated once and kept in the stack's state."""
+        if self._args.password is not None:
+            return pulumi.Output.secret(self._args.password)
+        generated = random.RandomPassword(
+            f"{self._name}-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.secret(generated.result)
+
+    def _secret(self, password: pulumi.Output[str]) -> k8s.core.v1.Secret:
+        return secret(
+            f"{self._name}-app-secret",
+            self._args.cluster,
             self,
-            name=secret_name,
+            name=self._secret_name,
             component="database",
             data={"username": DATABASE_USER, "password": password},
             type_="kubernetes.io/basic-auth",
+        )
+
+    @property
+    def _secret_name(self) -> str:
+        return f"{self._args.name}-app"
+
+    def _cluster(self) -> k8s.apiextensions.CustomResource:
+        name, args, cluster, secret_name = (
+            self._name,
+            self._args,
+            self._args.cluster,
+            self._secret_name,
         )
         storage: dict[str, object] = {"size": f"{args.storage_gb}Gi"}
         if args.storage_class is not None:
             storage["storageClass"] = args.storage_class
         memory = f"{args.memory_mb}Mi"
-        self.cluster = k8s.apiextensions.CustomResource(
+        return k8s.apiextensions.CustomResource(
             f"{name}-cluster",
             api_version="postgresql.cnpg.io/v1",
             kind="Cluster",
@@ -119,13 +144,6 @@ class KubernetesDatabase(pulumi.ComponentResource):
                 self, depends_on=[self.secret, *([self.operator] if self.operator else [])]
             ),
         )
-        # CloudNativePG's Service that always leads to the current primary.
-        self.host = f"{args.name}-rw"
-        self.password = password
-        self.url: pulumi.Output[str] = pulumi.Output.secret(
-            password.apply(lambda value: database_url(self.host, value))
-        )
-        self.register_outputs({"host": self.host, "url": self.url})
 
     def _operator(self, name: str, args: KubernetesDatabaseArgs) -> k8s.helm.v3.Release:
         cluster = args.cluster
