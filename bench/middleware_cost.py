@@ -40,20 +40,29 @@ def app_name(variant: str) -> str:
 def build(variant: str) -> Sanic[Any, Any]:
     from learnbot.observability.logs import logging_config
 
-    app = Sanic(app_name(variant), log_config=logging_config("WARNING", "json"))
+    log_config = logging_config("WARNING", "json")
+    if variant in ("bare", "ext"):
+        app: Sanic[Any, Any] = Sanic(app_name(variant), log_config=log_config)
+    else:
+        from learnbot.context import AppContext, AppRequest
+        from learnbot.i18n.catalogs import load_catalogs
+        from learnbot.settings import Settings
+
+        settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": "123456:ABC"})
+        app = Sanic(
+            app_name(variant),
+            ctx=AppContext(settings, load_catalogs(settings.supported_locales)),
+            request_class=AppRequest,
+            log_config=log_config,
+        )
     app.config.AUTO_EXTEND = variant != "bare"
     app.config.CORS = False
     app.config.HEALTH = False
     app.config.OAS_AUTODOC = False
     if variant not in ("bare", "ext"):
         from learnbot.api.locale import add_content_language, negotiate_request_locale
-        from learnbot.i18n.catalogs import load_catalogs
         from learnbot.observability.requests import begin_request, end_request
-        from learnbot.settings import Settings
 
-        settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": "123456:ABC"})
-        app.ctx.settings = settings
-        app.ctx.catalogs = load_catalogs(settings.supported_locales)
         if variant not in ("no-bookkeeping", "no-request-id"):
             app.on_request(begin_request, priority=1000)
         if variant != "no-locale":

@@ -4,10 +4,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from types import SimpleNamespace
 
-from sanic import Request, Sanic
-from sanic.config import Config
+from sanic import Sanic
 from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
 from sanic.exceptions import NotFound as SanicNotFound
 from sanic.exceptions import PayloadTooLarge, RequestCancelled, SanicException
@@ -38,6 +36,7 @@ from learnbot.api.problems import (
     ResponseTimedOut,
 )
 from learnbot.api.rate_limits import RateLimits
+from learnbot.context import App, AppContext, AppRequest, Resources
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
@@ -51,8 +50,6 @@ from learnbot.storage import StorageError, open_store
 
 log = logging.getLogger("learnbot")
 
-App = Sanic[Config, SimpleNamespace]
-
 MAX_BODY_BYTES = 64 * 1024
 # Room for the largest init data (16 KiB) in `Authorization: tma` and the other headers.
 MAX_HEADER_BYTES = 24 * 1024
@@ -65,7 +62,10 @@ ANSWER_SECONDS = 0.5
 class ProblemErrorHandler(ErrorHandler):
     """The one place where errors become application/problem+json."""
 
-    def default(self, request: Request, exception: Exception) -> HTTPResponse:
+    # Sanic passes the app's request_class here; its annotation names the default Request.
+    def default(  # type: ignore[override]
+        self, request: AppRequest, exception: Exception
+    ) -> HTTPResponse:
         problem = as_problem(exception, request)
         catalog = catalog_of(request)
         if isinstance(problem, InternalError):
@@ -83,7 +83,7 @@ class ProblemErrorHandler(ErrorHandler):
         )
 
 
-def as_problem(exception: Exception, request: Request) -> Problem:
+def as_problem(exception: Exception, request: AppRequest) -> Problem:
     if isinstance(exception, Problem):
         return exception
     if isinstance(exception, RequestCancelled):
@@ -120,12 +120,12 @@ def as_problem(exception: Exception, request: Request) -> Problem:
     return InternalError(N_("The error was logged; please try again later."))
 
 
-def body_pending(request: Request) -> bool:
+def body_pending(request: AppRequest) -> bool:
     """Sanic's response timeout also runs while a body is awaited: then the client is late."""
     return bool(getattr(request.stream, "request_body", None))
 
 
-def stop_reading(request: Request) -> None:
+def stop_reading(request: AppRequest) -> None:
     """After a stalled request's 408 the connection closes.
 
     Otherwise Sanic, having sent the answer, waits without a deadline for the rest of a body
@@ -137,7 +137,7 @@ def stop_reading(request: Request) -> None:
         stream.keep_alive = False
 
 
-def allowed_methods(request: Request) -> list[str]:
+def allowed_methods(request: AppRequest) -> list[str]:
     """For the Allow header: Sanic's router leaves it out for routes with parameters."""
     found = []
     for method in metrics.HTTP_METHODS:
@@ -154,6 +154,9 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         init_sentry(settings.sentry_dsn, settings.sentry_environment)
     app = Sanic(
         name,
+        ctx=AppContext(settings, load_catalogs(settings.supported_locales)),
+        # Sanic annotates request_class for its default Request type only.
+        request_class=AppRequest,  # type: ignore[arg-type]
         error_handler=ProblemErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
@@ -176,7 +179,6 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     app.config.HEALTH = False
     # Behind the proxy, the client address comes from X-Forwarded-For (for rate limits).
     app.config.PROXIES_COUNT = settings.proxies_count
-    app.ctx.settings = settings
     # OpenAPI and CORS only: the others (dependency injection above all) hook into every
     # request, for nothing this service uses.
     Extend(app, built_in_extensions=False, extensions=[OpenAPIExtension, HTTPExtension])
@@ -194,7 +196,6 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     )
     for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp):
         app.blueprint(blueprint)
-    app.ctx.catalogs = load_catalogs(settings.supported_locales)
     app.on_request(begin_request, priority=1000)
     app.on_request(negotiate_request_locale, priority=999)
     app.on_response(add_content_language, priority=1001)  # type: ignore[no-untyped-call]
@@ -206,18 +207,22 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
 
     @app.before_server_start
     async def open_database(app: App) -> None:
-        app.ctx.metrics_registry = metrics.exposition_registry()
+        metrics_registry = metrics.exposition_registry()
         metrics.BUILD_INFO.labels(__version__, settings.revision).set(1)
-        app.ctx.store = TimedStore(
+        store = TimedStore(
             open_store(
                 settings.database_url,
                 pool_size=settings.database_pool_size,
                 timeout=settings.database_timeout_seconds,
             )
         )
-        await app.ctx.store.open()
-        app.ctx.readiness = ops.ReadinessProbe(app.ctx.store)
-        app.ctx.rate_limits = RateLimits(settings)
+        await store.open()
+        app.ctx.resources = Resources(
+            store=store,
+            readiness=ops.ReadinessProbe(store),
+            rate_limits=RateLimits(settings),
+            metrics_registry=metrics_registry,
+        )
 
     @app.after_server_start
     async def start_pool_gauges(app: App) -> None:
@@ -225,7 +230,9 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
 
     @app.before_server_stop
     async def end_database_calls_in_time(app: App) -> None:
-        app.ctx.store.end_calls_within(app.config.GRACEFUL_SHUTDOWN_TIMEOUT - ANSWER_SECONDS)
+        app.ctx.resources.store.end_calls_within(
+            app.config.GRACEFUL_SHUTDOWN_TIMEOUT - ANSWER_SECONDS
+        )
 
     @app.before_server_stop
     async def stop_pool_gauges(app: App) -> None:
@@ -235,7 +242,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
 
     @app.after_server_stop
     async def close_database(app: App) -> None:
-        await app.ctx.store.close()
+        await app.ctx.resources.store.close()
         metrics.mark_worker_dead(os.getpid())
         exit_soon()
 
@@ -244,5 +251,5 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
 
 async def _pool_gauges(app: App) -> None:
     while True:
-        app.ctx.store.publish_pool_gauges()
+        app.ctx.resources.store.publish_pool_gauges()
         await asyncio.sleep(POOL_GAUGE_SECONDS)
