@@ -40,32 +40,47 @@ def app_name(variant: str) -> str:
 def build(variant: str) -> Sanic[Any, Any]:
     from learnbot.observability.logs import logging_config
 
-    app = Sanic(app_name(variant), log_config=logging_config("WARNING", "json"))
+    log_config = logging_config("WARNING", "json")
+    if variant in ("bare", "ext"):
+        app: Sanic[Any, Any] = Sanic(app_name(variant), log_config=log_config)
+    else:
+        app = learnbot_app(variant, log_config)
     app.config.AUTO_EXTEND = variant != "bare"
     app.config.CORS = False
     app.config.HEALTH = False
     app.config.OAS_AUTODOC = False
-    if variant not in ("bare", "ext"):
-        from learnbot.api.locale import add_content_language, negotiate_request_locale
-        from learnbot.i18n.catalogs import load_catalogs
-        from learnbot.observability.requests import begin_request, end_request
-        from learnbot.settings import Settings
-
-        settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": "123456:ABC"})
-        app.ctx.settings = settings
-        app.ctx.catalogs = load_catalogs(settings.supported_locales)
-        if variant not in ("no-bookkeeping", "no-request-id"):
-            app.on_request(begin_request, priority=1000)
-        if variant != "no-locale":
-            app.on_request(negotiate_request_locale, priority=999)
-            app.on_response(add_content_language, priority=1001)  # type: ignore[no-untyped-call]
-        if variant != "no-bookkeeping":
-            app.on_response(end_request, priority=1000)  # type: ignore[no-untyped-call]
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:
         return json({"status": "ok"})
 
+    return app
+
+
+def learnbot_app(variant: str, log_config: dict[str, Any]) -> Sanic[Any, Any]:
+    """An app with learnbot's context and request types and its middleware, less the parts the
+    variant leaves out, installed by the function create_app calls."""
+    from learnbot.api.locale import add_content_language, negotiate_request_locale
+    from learnbot.app import install_middleware
+    from learnbot.context import AppContext, AppRequest
+    from learnbot.i18n.catalogs import load_catalogs
+    from learnbot.observability.requests import begin_request, end_request
+    from learnbot.settings import Settings
+
+    left_out = {
+        "middleware": (),
+        "no-bookkeeping": (begin_request, end_request),
+        "no-locale": (negotiate_request_locale, add_content_language),
+        "no-request-id": (begin_request,),
+    }[variant]
+    settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": "123456:ABC"})
+    app = Sanic(
+        app_name(variant),
+        ctx=AppContext(settings, load_catalogs(settings.supported_locales)),
+        request_class=AppRequest,
+        log_config=log_config,
+    )
+    install_middleware(app, leave_out=left_out)
     return app
 
 

@@ -4,10 +4,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from types import SimpleNamespace
+from collections.abc import Container
 
-from sanic import Request, Sanic
-from sanic.config import Config
+from sanic import Sanic
 from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
 from sanic.exceptions import NotFound as SanicNotFound
 from sanic.exceptions import PayloadTooLarge, RequestCancelled, SanicException
@@ -15,6 +14,7 @@ from sanic.exceptions import RequestTimeout as SanicRequestTimeout
 from sanic.exceptions import ServiceUnavailable as SanicServiceUnavailable
 from sanic.handlers import ErrorHandler
 from sanic.http.http1 import Http
+from sanic.models.handler_types import MiddlewareType
 from sanic.response import HTTPResponse, json
 from sanic_ext import Extend
 from sanic_ext.extensions.http.extension import HTTPExtension
@@ -38,6 +38,7 @@ from learnbot.api.problems import (
     ResponseTimedOut,
 )
 from learnbot.api.rate_limits import RateLimits
+from learnbot.context import App, AppContext, AppRequest, Resources
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
@@ -51,8 +52,6 @@ from learnbot.storage import StorageError, open_store
 
 log = logging.getLogger("learnbot")
 
-App = Sanic[Config, SimpleNamespace]
-
 MAX_BODY_BYTES = 64 * 1024
 # Room for the largest init data (16 KiB) in `Authorization: tma` and the other headers.
 MAX_HEADER_BYTES = 24 * 1024
@@ -65,7 +64,10 @@ ANSWER_SECONDS = 0.5
 class ProblemErrorHandler(ErrorHandler):
     """The one place where errors become application/problem+json."""
 
-    def default(self, request: Request, exception: Exception) -> HTTPResponse:
+    # Sanic passes the app's request_class here; its annotation names the default Request.
+    def default(  # type: ignore[override]
+        self, request: AppRequest, exception: Exception
+    ) -> HTTPResponse:
         problem = as_problem(exception, request)
         catalog = catalog_of(request)
         if isinstance(problem, InternalError):
@@ -83,7 +85,7 @@ class ProblemErrorHandler(ErrorHandler):
         )
 
 
-def as_problem(exception: Exception, request: Request) -> Problem:
+def as_problem(exception: Exception, request: AppRequest) -> Problem:
     if isinstance(exception, Problem):
         return exception
     if isinstance(exception, RequestCancelled):
@@ -120,12 +122,12 @@ def as_problem(exception: Exception, request: Request) -> Problem:
     return InternalError(N_("The error was logged; please try again later."))
 
 
-def body_pending(request: Request) -> bool:
+def body_pending(request: AppRequest) -> bool:
     """Sanic's response timeout also runs while a body is awaited: then the client is late."""
     return bool(getattr(request.stream, "request_body", None))
 
 
-def stop_reading(request: Request) -> None:
+def stop_reading(request: AppRequest) -> None:
     """After a stalled request's 408 the connection closes.
 
     Otherwise Sanic, having sent the answer, waits without a deadline for the rest of a body
@@ -137,7 +139,7 @@ def stop_reading(request: Request) -> None:
         stream.keep_alive = False
 
 
-def allowed_methods(request: Request) -> list[str]:
+def allowed_methods(request: AppRequest) -> list[str]:
     """For the Allow header: Sanic's router leaves it out for routes with parameters."""
     found = []
     for method in metrics.HTTP_METHODS:
@@ -154,9 +156,22 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         init_sentry(settings.sentry_dsn, settings.sentry_environment)
     app = Sanic(
         name,
+        ctx=AppContext(settings, load_catalogs(settings.supported_locales)),
+        # Sanic annotates request_class for its default Request type only.
+        request_class=AppRequest,  # type: ignore[arg-type]
         error_handler=ProblemErrorHandler(),
         log_config=logging_config(settings.log_level, settings.log_format),
     )
+    configure(app, settings)
+    add_extensions(app)
+    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp):
+        app.blueprint(blueprint)
+    install_middleware(app)
+    add_listeners(app)
+    return app
+
+
+def configure(app: App, settings: Settings) -> None:
     # Sanic's ceiling on REQUEST_MAX_HEADER_SIZE is 16 KiB, a class constant meant to be raised.
     Http.HEADER_CEILING = MAX_HEADER_BYTES
     app.config.REQUEST_MAX_HEADER_SIZE = MAX_HEADER_BYTES
@@ -176,7 +191,9 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     app.config.HEALTH = False
     # Behind the proxy, the client address comes from X-Forwarded-For (for rate limits).
     app.config.PROXIES_COUNT = settings.proxies_count
-    app.ctx.settings = settings
+
+
+def add_extensions(app: App) -> None:
     # OpenAPI and CORS only: the others (dependency injection above all) hook into every
     # request, for nothing this service uses.
     Extend(app, built_in_extensions=False, extensions=[OpenAPIExtension, HTTPExtension])
@@ -192,57 +209,77 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         name="Authorization",
         description="`tma <Telegram.WebApp.initData>`",
     )
-    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp):
-        app.blueprint(blueprint)
-    app.ctx.catalogs = load_catalogs(settings.supported_locales)
-    app.on_request(begin_request, priority=1000)
-    app.on_request(negotiate_request_locale, priority=999)
-    app.on_response(add_content_language, priority=1001)  # type: ignore[no-untyped-call]
-    app.on_response(end_request, priority=1000)  # type: ignore[no-untyped-call]
 
-    @app.before_server_start
-    async def watch_main_process(app: App) -> None:
-        stop_with_main_process(settings.shutdown_grace_seconds)
 
-    @app.before_server_start
-    async def open_database(app: App) -> None:
-        app.ctx.metrics_registry = metrics.exposition_registry()
-        metrics.BUILD_INFO.labels(__version__, settings.revision).set(1)
-        app.ctx.store = TimedStore(
-            open_store(
-                settings.database_url,
-                pool_size=settings.database_pool_size,
-                timeout=settings.database_timeout_seconds,
-            )
+MIDDLEWARE: tuple[tuple[MiddlewareType, str, int], ...] = (
+    (begin_request, "request", 1000),
+    (negotiate_request_locale, "request", 999),
+    (add_content_language, "response", 1001),
+    (end_request, "response", 1000),
+)
+
+
+def install_middleware(app: App, leave_out: Container[MiddlewareType] = ()) -> None:
+    """learnbot's middleware; the benchmark leaves parts out to measure what each costs."""
+    for middleware, attach_to, priority in MIDDLEWARE:
+        if middleware not in leave_out:
+            app.middleware(middleware, attach_to, priority=priority)
+
+
+def add_listeners(app: App) -> None:
+    app.before_server_start(watch_main_process)
+    app.before_server_start(open_resources)
+    app.after_server_start(start_pool_gauges)
+    app.before_server_stop(end_database_calls_in_time)
+    app.before_server_stop(stop_pool_gauges)
+    app.after_server_stop(close_database)
+
+
+async def watch_main_process(app: App) -> None:
+    stop_with_main_process(app.ctx.settings.shutdown_grace_seconds)
+
+
+async def open_resources(app: App) -> None:
+    settings = app.ctx.settings
+    metrics_registry = metrics.exposition_registry()
+    metrics.BUILD_INFO.labels(__version__, settings.revision).set(1)
+    store = TimedStore(
+        open_store(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            timeout=settings.database_timeout_seconds,
         )
-        await app.ctx.store.open()
-        app.ctx.readiness = ops.ReadinessProbe(app.ctx.store)
-        app.ctx.rate_limits = RateLimits(settings)
+    )
+    await store.open()
+    app.ctx.resources = Resources(
+        store=store,
+        readiness=ops.ReadinessProbe(store),
+        rate_limits=RateLimits(settings),
+        metrics_registry=metrics_registry,
+    )
 
-    @app.after_server_start
-    async def start_pool_gauges(app: App) -> None:
-        app.ctx.pool_gauges = asyncio.get_running_loop().create_task(_pool_gauges(app))
 
-    @app.before_server_stop
-    async def end_database_calls_in_time(app: App) -> None:
-        app.ctx.store.end_calls_within(app.config.GRACEFUL_SHUTDOWN_TIMEOUT - ANSWER_SECONDS)
+async def start_pool_gauges(app: App) -> None:
+    app.ctx.pool_gauges = asyncio.get_running_loop().create_task(_pool_gauges(app))
 
-    @app.before_server_stop
-    async def stop_pool_gauges(app: App) -> None:
-        app.ctx.pool_gauges.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.ctx.pool_gauges
 
-    @app.after_server_stop
-    async def close_database(app: App) -> None:
-        await app.ctx.store.close()
-        metrics.mark_worker_dead(os.getpid())
-        exit_soon()
+async def end_database_calls_in_time(app: App) -> None:
+    app.ctx.resources.store.end_calls_within(app.config.GRACEFUL_SHUTDOWN_TIMEOUT - ANSWER_SECONDS)
 
-    return app
+
+async def stop_pool_gauges(app: App) -> None:
+    app.ctx.pool_gauges.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app.ctx.pool_gauges
+
+
+async def close_database(app: App) -> None:
+    await app.ctx.resources.store.close()
+    metrics.mark_worker_dead(os.getpid())
+    exit_soon()
 
 
 async def _pool_gauges(app: App) -> None:
     while True:
-        app.ctx.store.publish_pool_gauges()
+        app.ctx.resources.store.publish_pool_gauges()
         await asyncio.sleep(POOL_GAUGE_SECONDS)

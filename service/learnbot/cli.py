@@ -21,7 +21,7 @@ from learnbot.settings import ConfigError, Settings
 from learnbot.storage import StorageError, UserStore, open_store
 
 if TYPE_CHECKING:
-    from learnbot.app import App
+    from learnbot.context import App
 
 log = logging.getLogger("learnbot")
 

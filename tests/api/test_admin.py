@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
-from service_process import ADMIN_ID, init_data, new_telegram_id, server_env, start_server, tma
+from asgi_app import app_client
+from service_process import ADMIN_ID, init_data, new_telegram_id, server_env, tma
 
 PROBLEM = "application/problem+json"
 
@@ -98,25 +97,20 @@ def test_blocking_an_unknown_user_is_404(client: httpx.Client) -> None:
         assert response.headers["content-type"] == PROBLEM
 
 
-def test_an_admin_cannot_block_themselves_nor_another_admin(
-    api_database_url: str, tmp_path: Path
-) -> None:
+async def test_an_admin_cannot_block_themselves_nor_another_admin(api_database_url: str) -> None:
     other_admin = new_telegram_id()
     env = server_env(api_database_url, ADMIN_TELEGRAM_IDS=f"{ADMIN_ID},{other_admin}")
-    server = start_server(env, tmp_path / "server.log")
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
-            sign_in(client, other_admin)
-            for telegram_id, detail in ((ADMIN_ID, "your own"), (other_admin, "administrator")):
-                refused = client.post(f"/admin/users/{telegram_id}/block", headers=tma(ADMIN_ID))
-                assert refused.status_code == 409
-                assert refused.headers["content-type"] == PROBLEM
-                assert refused.json()["type"] == "urn:learnbot:problem:admin-not-blockable"
-                assert detail in refused.json()["detail"]
-            for telegram_id in (ADMIN_ID, other_admin):
-                assert client.get("/admin/users", headers=tma(telegram_id)).status_code == 200
-    finally:
-        server.stop()
+    async with app_client(env) as client:
+        signed = await client.post("/auth/telegram", json={"init_data": init_data(other_admin)})
+        assert signed.status_code == 200
+        for telegram_id, detail in ((ADMIN_ID, "your own"), (other_admin, "administrator")):
+            refused = await client.post(f"/admin/users/{telegram_id}/block", headers=tma(ADMIN_ID))
+            assert refused.status_code == 409
+            assert refused.headers["content-type"] == PROBLEM
+            assert refused.json()["type"] == "urn:learnbot:problem:admin-not-blockable"
+            assert detail in refused.json()["detail"]
+        for telegram_id in (ADMIN_ID, other_admin):
+            assert (await client.get("/admin/users", headers=tma(telegram_id))).status_code == 200
 
 
 def test_the_block_endpoint_documents_409(client: httpx.Client) -> None:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 import redis
 
+from asgi_app import app_client
 from redis_server import private_redis
 from service_process import (
     Server,
@@ -26,11 +27,12 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 FROZEN_REDIS_BOUND_SECONDS = 2.0
 
 
+def limits_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    return server_env(f"sqlite:///{tmp_path}/limits.db", PROXIES_COUNT="1", **env)
+
+
 def serve(tmp_path: Path, **env: str) -> Server:
-    return start_server(
-        server_env(f"sqlite:///{tmp_path}/limits.db", PROXIES_COUNT="1", **env),
-        tmp_path / "server.log",
-    )
+    return start_server(limits_env(tmp_path, **env), tmp_path / "server.log")
 
 
 @pytest.fixture
@@ -55,72 +57,60 @@ def assert_limited(response: httpx.Response, limit: int) -> None:
     assert response.json()["status"] == 429
 
 
-def test_sign_in_is_limited_per_client_address(tmp_path: Path) -> None:
-    server = serve(tmp_path, RATE_LIMIT_ADDRESS="5/minute")
-    try:
-        with httpx.Client(base_url=server.url) as http:
-            one = {"X-Forwarded-For": "203.0.113.7"}
-            statuses = [
-                http.post(
-                    "/auth/telegram",
-                    json={"init_data": init_data(new_telegram_id())},
-                    headers=one,
-                ).status_code
-                for _ in range(5)
-            ]
-            assert statuses == [200] * 5
-            sixth = http.post(
+async def test_sign_in_is_limited_per_client_address(tmp_path: Path) -> None:
+    async with app_client(limits_env(tmp_path, RATE_LIMIT_ADDRESS="5/minute")) as http:
+        one = {"X-Forwarded-For": "203.0.113.7"}
+        statuses = []
+        for _ in range(5):
+            response = await http.post(
                 "/auth/telegram", json={"init_data": init_data(new_telegram_id())}, headers=one
             )
-            assert_limited(sixth, 5)
-            assert sixth.json()["key"] == "address"
-            other = {"X-Forwarded-For": "198.51.100.9"}
-            fresh = http.post(
-                "/auth/telegram", json={"init_data": init_data(new_telegram_id())}, headers=other
-            )
-            assert fresh.status_code == 200
-            # Unauthenticated endpoints are not limited.
-            assert http.get("/health", headers=one).status_code == 200
-    finally:
-        server.stop()
+            statuses.append(response.status_code)
+        assert statuses == [200] * 5
+        sixth = await http.post(
+            "/auth/telegram", json={"init_data": init_data(new_telegram_id())}, headers=one
+        )
+        assert_limited(sixth, 5)
+        assert sixth.json()["key"] == "address"
+        other = {"X-Forwarded-For": "198.51.100.9"}
+        fresh = await http.post(
+            "/auth/telegram", json={"init_data": init_data(new_telegram_id())}, headers=other
+        )
+        assert fresh.status_code == 200
+        # Unauthenticated endpoints are not limited.
+        assert (await http.get("/health", headers=one)).status_code == 200
 
 
-def test_authenticated_requests_are_limited_per_telegram_id(tmp_path: Path) -> None:
-    server = serve(tmp_path, RATE_LIMIT_TELEGRAM_ID="3/minute", RATE_LIMIT_ADDRESS="1000/minute")
-    try:
-        with httpx.Client(base_url=server.url) as http:
-            limited_id = new_telegram_id()
-            headers = {"Authorization": "tma " + init_data(limited_id)}
-            assert [http.get("/me", headers=headers).status_code for _ in range(3)] == [200] * 3
-            fourth = http.get("/me", headers=headers)
-            assert_limited(fourth, 3)
-            assert fourth.json()["key"] == "telegram_id"
-            # From another address the same user is still limited; another user is not.
-            moved = http.get("/me", headers={**headers, "X-Forwarded-For": "192.0.2.1"})
-            assert moved.status_code == 429
-            other = {"Authorization": "tma " + init_data(new_telegram_id())}
-            assert http.get("/me", headers=other).status_code == 200
-            # Sign-in counts against the same budget.
-            signed = http.post("/auth/telegram", json={"init_data": init_data(limited_id)})
-            assert signed.status_code == 429
-    finally:
-        server.stop()
+async def test_authenticated_requests_are_limited_per_telegram_id(tmp_path: Path) -> None:
+    env = limits_env(tmp_path, RATE_LIMIT_TELEGRAM_ID="3/minute", RATE_LIMIT_ADDRESS="1000/minute")
+    async with app_client(env) as http:
+        limited_id = new_telegram_id()
+        headers = {"Authorization": "tma " + init_data(limited_id)}
+        assert [(await http.get("/me", headers=headers)).status_code for _ in range(3)] == [200] * 3
+        fourth = await http.get("/me", headers=headers)
+        assert_limited(fourth, 3)
+        assert fourth.json()["key"] == "telegram_id"
+        # From another address the same user is still limited; another user is not.
+        moved = await http.get("/me", headers={**headers, "X-Forwarded-For": "192.0.2.1"})
+        assert moved.status_code == 429
+        other = {"Authorization": "tma " + init_data(new_telegram_id())}
+        assert (await http.get("/me", headers=other)).status_code == 200
+        # Sign-in counts against the same budget.
+        signed = await http.post("/auth/telegram", json={"init_data": init_data(limited_id)})
+        assert signed.status_code == 429
 
 
-def test_a_forged_id_cannot_spend_someone_elses_budget(tmp_path: Path) -> None:
-    server = serve(tmp_path, RATE_LIMIT_TELEGRAM_ID="2/minute", RATE_LIMIT_ADDRESS="1000/minute")
-    try:
-        with httpx.Client(base_url=server.url) as http:
-            victim = new_telegram_id()
-            forged = init_data(victim, token="1:not-the-bot-token")
-            for _ in range(5):
-                assert (
-                    http.get("/me", headers={"Authorization": f"tma {forged}"}).status_code == 401
-                )
-            genuine = {"Authorization": "tma " + init_data(victim)}
-            assert http.get("/me", headers=genuine).status_code == 200
-    finally:
-        server.stop()
+async def test_a_forged_id_cannot_spend_someone_elses_budget(tmp_path: Path) -> None:
+    env = limits_env(tmp_path, RATE_LIMIT_TELEGRAM_ID="2/minute", RATE_LIMIT_ADDRESS="1000/minute")
+    async with app_client(env) as http:
+        victim = new_telegram_id()
+        forged = init_data(victim, token="1:not-the-bot-token")
+        for _ in range(5):
+            assert (
+                await http.get("/me", headers={"Authorization": f"tma {forged}"})
+            ).status_code == 401
+        genuine = {"Authorization": "tma " + init_data(victim)}
+        assert (await http.get("/me", headers=genuine)).status_code == 200
 
 
 def test_limits_are_shared_through_redis_across_workers(

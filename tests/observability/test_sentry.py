@@ -53,7 +53,7 @@ async def failing_app(tmp_path: Path) -> AsyncIterator[str]:
     await server.startup()
     await server.before_start()
     await server.after_start()
-    await app.ctx.store.migrate()
+    await app.ctx.resources.store.migrate()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

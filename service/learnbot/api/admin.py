@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from sanic import Blueprint, Request
+from sanic import Blueprint
 from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 
 from learnbot.api import schemas
 from learnbot.api.auth import current_admin
 from learnbot.api.bodies import int_query, query_value
-from learnbot.api.context import settings_of, store_of
 from learnbot.api.problems import AdminNotBlockable, InvalidInput, NotFound
 from learnbot.api.views import admin_user_view
+from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.storage import InvalidCursor
 
@@ -25,12 +25,12 @@ MAX_TELEGRAM_ID = 2**53 - 1
     parameter=[schemas.LIMIT, schemas.CURSOR],
     response=schemas.responses(200, schemas.USER_PAGE, 401, 403, 422, 503),
 )
-async def list_users(request: Request) -> HTTPResponse:
+async def list_users(request: AppRequest) -> HTTPResponse:
     await current_admin(request)
     limit = int_query(request, "limit", default=20, low=1, high=100)
     cursor = query_value(request, "cursor")
     try:
-        page = await store_of(request).list_users(limit, cursor)
+        page = await request.app.ctx.resources.store.list_users(limit, cursor)
     except InvalidCursor:
         raise InvalidInput(
             N_("'cursor' must be a next_cursor value from an earlier page."),
@@ -41,23 +41,23 @@ async def list_users(request: Request) -> HTTPResponse:
     )
 
 
-async def _set_blocked(request: Request, telegram_id: int, blocked: bool) -> HTTPResponse:
+async def _set_blocked(request: AppRequest, telegram_id: int, blocked: bool) -> HTTPResponse:
     admin = await current_admin(request)
     if not 0 < telegram_id <= MAX_TELEGRAM_ID:
         raise NotFound(N_("No user has this Telegram id."))
     if blocked:
         _check_blockable(request, admin.telegram_id, telegram_id)
-    user = await store_of(request).set_blocked(telegram_id, blocked)
+    user = await request.app.ctx.resources.store.set_blocked(telegram_id, blocked)
     if user is None:
         raise NotFound(N_("No user has this Telegram id."))
     return json(admin_user_view(user))
 
 
-def _check_blockable(request: Request, admin_id: int, telegram_id: int) -> None:
+def _check_blockable(request: AppRequest, admin_id: int, telegram_id: int) -> None:
     """A block on an administrator would lock them out of the endpoint that lifts it."""
     if telegram_id == admin_id:
         raise AdminNotBlockable(N_("You cannot block your own account."))
-    if telegram_id in settings_of(request).admin_telegram_ids:
+    if telegram_id in request.app.ctx.settings.admin_telegram_ids:
         raise AdminNotBlockable(
             N_(
                 "This Telegram id is an administrator's (ADMIN_TELEGRAM_IDS); remove it "
@@ -73,7 +73,7 @@ def _check_blockable(request: Request, admin_id: int, telegram_id: int) -> None:
     secured=schemas.SIGNED_IN,
     response=schemas.responses(200, schemas.ADMIN_USER, 401, 403, 404, 409, 503),
 )
-async def block(request: Request, telegram_id: int) -> HTTPResponse:
+async def block(request: AppRequest, telegram_id: int) -> HTTPResponse:
     return await _set_blocked(request, telegram_id, True)
 
 
@@ -83,5 +83,5 @@ async def block(request: Request, telegram_id: int) -> HTTPResponse:
     secured=schemas.SIGNED_IN,
     response=schemas.responses(200, schemas.ADMIN_USER, 401, 403, 404, 503),
 )
-async def unblock(request: Request, telegram_id: int) -> HTTPResponse:
+async def unblock(request: AppRequest, telegram_id: int) -> HTTPResponse:
     return await _set_blocked(request, telegram_id, False)

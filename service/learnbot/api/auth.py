@@ -8,20 +8,19 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sanic import Blueprint, Request
+from sanic import Blueprint
 from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 
 from learnbot.api import schemas
 from learnbot.api.bodies import compiled_pattern, signed_json_object
-from learnbot.api.context import settings_of, store_of
 from learnbot.api.locale import choose_locale
 from learnbot.api.problems import InvalidInput, NotAdmin, NotSignedIn, SignInRejected, UserBlocked
-from learnbot.api.rate_limits import rate_limits_of
 from learnbot.api.schemas import MAX_TELEGRAM_ID
 from learnbot.api.views import user_view
 from learnbot.auth import AuthError, verify_init_data, verify_login_widget
 from learnbot.auth.init_data import VerifiedInitData, check_auth_date
+from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.observability.metrics import AUTH_ATTEMPTS, SIGN_INS
 from learnbot.settings import Settings
@@ -88,9 +87,9 @@ def _verify_widget(settings: Settings, fields: dict[str, Any]) -> TelegramProfil
     body=schemas.body(schemas.SIGN_IN_BODY),
     response=schemas.responses(200, schemas.SIGN_IN, 400, 401, 403, 413, 422, 503),
 )
-async def sign_in(request: Request) -> HTTPResponse:
-    settings = settings_of(request)
-    limits = rate_limits_of(request)
+async def sign_in(request: AppRequest) -> HTTPResponse:
+    settings = request.app.ctx.settings
+    limits = request.app.ctx.resources.rate_limits
     await limits.check_address(request)
     body = signed_json_object(request)
     method = "init_data" if "init_data" in body else "widget"
@@ -109,7 +108,7 @@ async def sign_in(request: Request) -> HTTPResponse:
         AUTH_ATTEMPTS.labels(method, error.outcome).inc()
         raise SignInRejected(error.detail, params=error.params) from None
     await limits.check_telegram_id(profile.telegram_id)
-    sign_in = await store_of(request).upsert_user(profile, datetime.now(UTC))
+    sign_in = await request.app.ctx.resources.store.upsert_user(profile, datetime.now(UTC))
     user = sign_in.user
     request.ctx.telegram_id = user.telegram_id
     catalog = choose_locale(request, user)
@@ -188,20 +187,20 @@ def _widget_field_problem(name: str) -> InvalidInput:
     )
 
 
-async def current_user(request: Request) -> User:
+async def current_user(request: AppRequest) -> User:
     """The user named by `Authorization: tma <init data>`, verified on every request."""
     profile = await _signed_in_profile(request)
-    store = store_of(request)
+    store = request.app.ctx.resources.store
     user = await store.get_user(profile.telegram_id)
     if user is None:
         user = (await store.upsert_user(profile, datetime.now(UTC))).user
     return _admit(request, user)
 
 
-async def current_user_with_accounts(request: Request) -> tuple[User, list[LinkedAccount]]:
+async def current_user_with_accounts(request: AppRequest) -> tuple[User, list[LinkedAccount]]:
     """current_user(), with the user's linked accounts read in the same query."""
     profile = await _signed_in_profile(request)
-    store = store_of(request)
+    store = request.app.ctx.resources.store
     found = await store.get_user_with_accounts(profile.telegram_id)
     if found is None:
         return _admit(request, (await store.upsert_user(profile, datetime.now(UTC))).user), []
@@ -209,8 +208,8 @@ async def current_user_with_accounts(request: Request) -> tuple[User, list[Linke
     return _admit(request, user), accounts
 
 
-async def _signed_in_profile(request: Request) -> TelegramProfile:
-    limits = rate_limits_of(request)
+async def _signed_in_profile(request: AppRequest) -> TelegramProfile:
+    limits = request.app.ctx.resources.rate_limits
     await limits.check_address(request)
     header = request.headers.get("authorization")
     try:
@@ -218,7 +217,7 @@ async def _signed_in_profile(request: Request) -> TelegramProfile:
             if header is not None:
                 AUTH_ATTEMPTS.labels("tma_header", "malformed").inc()
             raise NotSignedIn(N_("Send 'Authorization: tma <Telegram.WebApp.initData>'."))
-        profile = _verify_init_data(settings_of(request), header[len(_TMA_SCHEME) :].strip())
+        profile = _verify_init_data(request.app.ctx.settings, header[len(_TMA_SCHEME) :].strip())
     except AuthError as error:
         AUTH_ATTEMPTS.labels("tma_header", error.outcome).inc()
         raise NotSignedIn(error.detail, params=error.params) from None
@@ -226,7 +225,7 @@ async def _signed_in_profile(request: Request) -> TelegramProfile:
     return profile
 
 
-def _admit(request: Request, user: User) -> User:
+def _admit(request: AppRequest, user: User) -> User:
     request.ctx.telegram_id = user.telegram_id
     choose_locale(request, user)
     if user.is_blocked:
@@ -236,8 +235,8 @@ def _admit(request: Request, user: User) -> User:
     return user
 
 
-async def current_admin(request: Request) -> User:
+async def current_admin(request: AppRequest) -> User:
     user = await current_user(request)
-    if user.telegram_id not in settings_of(request).admin_telegram_ids:
+    if user.telegram_id not in request.app.ctx.settings.admin_telegram_ids:
         raise NotAdmin(N_("This Telegram account is not on the administrators' list."))
     return user

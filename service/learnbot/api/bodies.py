@@ -5,10 +5,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from sanic import Request
-
 from learnbot.api.problems import InvalidBody, InvalidInput
 from learnbot.api.schemas import TEXT_PATTERN, Schema
+from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.text import is_json_text, is_text
 
@@ -21,7 +20,7 @@ def compiled_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern.removeprefix("^").removesuffix("$"))
 
 
-def json_object(request: Request, schema: Schema) -> dict[str, Any]:
+def json_object(request: AppRequest, schema: Schema) -> dict[str, Any]:
     """The body as a JSON object whose documented fields hold only text, else 422 naming the
     field; undocumented fields are ignored, as the schema allows."""
     body = signed_json_object(request)
@@ -31,7 +30,7 @@ def json_object(request: Request, schema: Schema) -> dict[str, Any]:
     return body
 
 
-def signed_json_object(request: Request) -> dict[str, Any]:
+def signed_json_object(request: AppRequest) -> dict[str, Any]:
     """The body as a JSON object, its strings unchecked: a sign-in's fields are signed content,
     and the verifier refuses what is not text as a rejected sign-in (401)."""
     body = request.body
@@ -69,7 +68,7 @@ def optional_text_field(body: dict[str, Any], name: str, *, max_length: int) -> 
     return text_field(body, name, max_length=max_length)
 
 
-def query_value(request: Request, name: str) -> str | None:
+def query_value(request: AppRequest, name: str) -> str | None:
     """A query parameter, blank values included: `?cursor=` is a cursor, and an invalid one."""
     value = request.get_args(keep_blank_values=True).get(name)
     if value is not None and not is_text(value):
@@ -77,7 +76,7 @@ def query_value(request: Request, name: str) -> str | None:
     return value
 
 
-def int_query(request: Request, name: str, *, default: int, low: int, high: int) -> int:
+def int_query(request: AppRequest, name: str, *, default: int, low: int, high: int) -> int:
     raw = query_value(request, name)
     if raw is None:
         return default

@@ -1,19 +1,16 @@
 from __future__ import annotations
 
-from typing import cast
-
-from sanic import Blueprint, Request
+from sanic import Blueprint
 from sanic.response import HTTPResponse, empty, json, raw
 from sanic_ext import openapi
 
 from learnbot.api import schemas
 from learnbot.api.auth import current_user
 from learnbot.api.bodies import json_object
-from learnbot.api.context import settings_of, store_of
 from learnbot.api.locale import choose_locale
 from learnbot.api.problems import InvalidInput, NotFound
 from learnbot.api.views import user_view
-from learnbot.i18n.catalogs import LocaleCatalog
+from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.i18n.negotiation import exact_locale
 
@@ -22,18 +19,14 @@ bp = Blueprint("i18n")
 CACHE_CONTROL = "public, max-age=3600"
 
 
-def _catalogs(request: Request) -> dict[str, LocaleCatalog]:
-    return cast(dict[str, LocaleCatalog], request.app.ctx.catalogs)
-
-
 @bp.get("/i18n/locales")
 @openapi.definition(
     summary="The supported locales with their native names, and the default",
     response=schemas.responses(200, schemas.LOCALES),
 )
-async def locales(request: Request) -> HTTPResponse:
-    settings = settings_of(request)
-    catalogs = _catalogs(request)
+async def locales(request: AppRequest) -> HTTPResponse:
+    settings = request.app.ctx.settings
+    catalogs = request.app.ctx.catalogs
     return json(
         {
             "default": settings.default_locale,
@@ -55,8 +48,8 @@ async def locales(request: Request) -> HTTPResponse:
         openapi.definitions.Response({}, status=304, description="Not Modified"),
     ],
 )
-async def catalog(request: Request, locale: str) -> HTTPResponse:
-    supported = settings_of(request).supported_locales
+async def catalog(request: AppRequest, locale: str) -> HTTPResponse:
+    supported = request.app.ctx.settings.supported_locales
     code = exact_locale(locale, supported)
     if code is None:
         raise NotFound(
@@ -64,7 +57,7 @@ async def catalog(request: Request, locale: str) -> HTTPResponse:
             params={"supported": ", ".join(supported)},
             extensions={"supported": list(supported)},
         )
-    found = _catalogs(request)[code]
+    found = request.app.ctx.catalogs[code]
     headers = {"ETag": found.etag, "Cache-Control": CACHE_CONTROL}
     if_none_match = request.headers.get("if-none-match", "")
     tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
@@ -80,10 +73,10 @@ async def catalog(request: Request, locale: str) -> HTTPResponse:
     body=schemas.body(schemas.LOCALE_BODY),
     response=schemas.responses(200, schemas.LOCALE, 400, 401, 403, 413, 422, 503),
 )
-async def save_locale(request: Request) -> HTTPResponse:
+async def save_locale(request: AppRequest) -> HTTPResponse:
     user = await current_user(request)
     body = json_object(request, schemas.LOCALE_BODY)
-    supported = settings_of(request).supported_locales
+    supported = request.app.ctx.settings.supported_locales
     wanted = body.get("locale")
     code = exact_locale(wanted, supported) if isinstance(wanted, str) else None
     if "locale" not in body or (wanted is not None and code is None):
@@ -92,7 +85,7 @@ async def save_locale(request: Request) -> HTTPResponse:
             params={"supported": ", ".join(supported)},
             extensions={"field": "locale", "supported": list(supported)},
         )
-    saved = await store_of(request).set_locale(user.id, code)
+    saved = await request.app.ctx.resources.store.set_locale(user.id, code)
     if saved is None:
         raise NotFound(N_("No user has this Telegram id."))
     choose_locale(request, saved)

@@ -1,20 +1,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import cast
 
-from sanic import Request
 from sanic.response import BaseHTTPResponse
 
-from learnbot.api.context import settings_of
+from learnbot.context import AppRequest
 from learnbot.i18n.catalogs import LocaleCatalog
 from learnbot.i18n.negotiation import accept_language, negotiate_locale
 from learnbot.storage import User
 
 
-def choose_locale(request: Request, user: User | None = None) -> LocaleCatalog:
+def choose_locale(request: AppRequest, user: User | None = None) -> LocaleCatalog:
     """Negotiates the request's locale; called again once the signed-in user is known."""
-    settings = settings_of(request)
+    settings = request.app.ctx.settings
     request.ctx.locale = _negotiated(
         request.args.get("lang"),
         user.locale if user else None,
@@ -46,15 +44,14 @@ def _negotiated(
     )
 
 
-def catalog_of(request: Request) -> LocaleCatalog:
-    catalogs = cast(dict[str, LocaleCatalog], request.app.ctx.catalogs)
-    locale = getattr(request.ctx, "locale", None) or settings_of(request).default_locale
-    return catalogs[locale]
+def catalog_of(request: AppRequest) -> LocaleCatalog:
+    locale = request.ctx.locale or request.app.ctx.settings.default_locale
+    return request.app.ctx.catalogs[locale]
 
 
-async def negotiate_request_locale(request: Request) -> None:
+async def negotiate_request_locale(request: AppRequest) -> None:
     choose_locale(request)
 
 
-async def add_content_language(request: Request, response: BaseHTTPResponse) -> None:
+async def add_content_language(request: AppRequest, response: BaseHTTPResponse) -> None:
     response.headers["Content-Language"] = catalog_of(request).locale.replace("_", "-")

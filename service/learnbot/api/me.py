@@ -2,17 +2,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sanic import Blueprint, Request
+from sanic import Blueprint
 from sanic.response import HTTPResponse, empty, json
 from sanic_ext import openapi
 
 from learnbot.api import schemas
 from learnbot.api.auth import current_user, current_user_with_accounts
 from learnbot.api.bodies import json_object, optional_text_field, text_field
-from learnbot.api.context import settings_of, store_of
 from learnbot.api.locale import catalog_of
 from learnbot.api.problems import AccountConflict, NotFound
 from learnbot.api.views import account_view, user_view
+from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.storage import AccountConflict as StoredAccountConflict
 
@@ -25,7 +25,7 @@ bp = Blueprint("me")
     secured=schemas.SIGNED_IN,
     response=schemas.responses(200, schemas.ME, 401, 403, 503),
 )
-async def me(request: Request) -> HTTPResponse:
+async def me(request: AppRequest) -> HTTPResponse:
     user, accounts = await current_user_with_accounts(request)
     summary = catalog_of(request).ngettext(
         "You have %(count)d linked account.", "You have %(count)d linked accounts.", len(accounts)
@@ -35,7 +35,7 @@ async def me(request: Request) -> HTTPResponse:
             "user": user_view(user),
             "accounts": [account_view(a) for a in accounts],
             "accounts_summary": summary % {"count": len(accounts)},
-            "is_admin": user.telegram_id in settings_of(request).admin_telegram_ids,
+            "is_admin": user.telegram_id in request.app.ctx.settings.admin_telegram_ids,
         }
     )
 
@@ -50,14 +50,14 @@ async def me(request: Request) -> HTTPResponse:
         201, schemas.ACCOUNT, 400, 401, 403, 409, 413, 422, 503, also={200: schemas.ACCOUNT}
     ),
 )
-async def link_account(request: Request) -> HTTPResponse:
+async def link_account(request: AppRequest) -> HTTPResponse:
     user = await current_user(request)
     body = json_object(request, schemas.LINK_ACCOUNT_BODY)
     provider = text_field(body, "provider", max_length=32, pattern=schemas.PROVIDER_PATTERN)
     external_id = text_field(body, "external_id", max_length=256)
     display_name = optional_text_field(body, "display_name", max_length=128)
     try:
-        account, created = await store_of(request).link_account(
+        account, created = await request.app.ctx.resources.store.link_account(
             user.id, provider, external_id, display_name, datetime.now(UTC)
         )
     except StoredAccountConflict as conflict:
@@ -77,9 +77,9 @@ async def link_account(request: Request) -> HTTPResponse:
     secured=schemas.SIGNED_IN,
     response=schemas.responses(204, None, 401, 403, 404, 503),
 )
-async def unlink_account(request: Request, provider: str) -> HTTPResponse:
+async def unlink_account(request: AppRequest, provider: str) -> HTTPResponse:
     user = await current_user(request)
-    if not await store_of(request).unlink_account(user.id, provider):
+    if not await request.app.ctx.resources.store.unlink_account(user.id, provider):
         raise NotFound(
             N_("No account of this provider is linked."), extensions={"provider": provider}
         )

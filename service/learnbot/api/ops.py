@@ -4,15 +4,15 @@ import asyncio
 import json as jsonlib
 import time
 from collections.abc import Callable
-from typing import cast
 
-from sanic import Blueprint, Request, Sanic
+from sanic import Blueprint
 from sanic.response import HTTPResponse, json, raw
 from sanic_ext import openapi
 from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from learnbot.api import schemas
 from learnbot.api.problems import DatabaseUnavailable
+from learnbot.context import App, AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
 from learnbot.storage import MigrationState, StorageError, UserStore
@@ -52,16 +52,12 @@ class ReadinessProbe:
             return self._state
 
 
-def readiness_of(request: Request) -> ReadinessProbe:
-    return cast(ReadinessProbe, request.app.ctx.readiness)
-
-
 @bp.get("/health")
 @openapi.definition(
     summary="Liveness: the process answers; the database is not consulted",
     response=schemas.responses(200, schemas.STATUS),
 )
-async def health(request: Request) -> HTTPResponse:
+async def health(request: AppRequest) -> HTTPResponse:
     return json({"status": "ok"})
 
 
@@ -70,8 +66,8 @@ async def health(request: Request) -> HTTPResponse:
     summary="Readiness: the database answers and its migrations are current",
     response=schemas.responses(200, schemas.STATUS, 503),
 )
-async def ready(request: Request) -> HTTPResponse:
-    problem = await readiness_problem(readiness_of(request))
+async def ready(request: AppRequest) -> HTTPResponse:
+    problem = await readiness_problem(request.app.ctx.resources.readiness)
     if problem is not None:
         raise problem
     return json({"status": "ready"})
@@ -101,21 +97,22 @@ async def readiness_problem(readiness: ReadinessProbe) -> DatabaseUnavailable | 
     summary="Prometheus metrics of every worker, in the text exposition format",
     response=[openapi.definitions.Response({"text/plain": str}, status=200)],
 )
-async def prometheus_metrics(request: Request) -> HTTPResponse:
-    await readiness_problem(readiness_of(request))
-    request.app.ctx.store.publish_pool_gauges()
-    body, content_type = metrics.exposition(request.app.ctx.metrics_registry)
+async def prometheus_metrics(request: AppRequest) -> HTTPResponse:
+    resources = request.app.ctx.resources
+    await readiness_problem(resources.readiness)
+    resources.store.publish_pool_gauges()
+    body, content_type = metrics.exposition(resources.metrics_registry)
     return raw(body, content_type=content_type)
 
 
 @bp.get("/openapi.json")
 @openapi.exclude()
-async def openapi_document(request: Request) -> HTTPResponse:
+async def openapi_document(request: AppRequest) -> HTTPResponse:
     return raw(request.app.ctx.openapi_document, content_type="application/json")
 
 
 @bp.after_server_start
-async def build_openapi_document(app: Sanic) -> None:  # type: ignore[type-arg]
+async def build_openapi_document(app: App) -> None:
     """The routes are fixed once the server runs, so the document is built once per worker."""
     document = SpecificationBuilder().build(app).serialize()  # type: ignore[no-untyped-call]
     app.ctx.openapi_document = jsonlib.dumps(document, separators=(",", ":")).encode()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from sanic import Request
 
 from learnbot.api.problems import TooManyRequests
+from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.settings import Settings
 
@@ -41,7 +40,7 @@ class RateLimits:
         self.storage = storage_for(settings.rate_limit_storage_url)
         self.limiter = MovingWindowRateLimiter(self.storage)
 
-    async def check_address(self, request: Request) -> None:
+    async def check_address(self, request: AppRequest) -> None:
         address = request.remote_addr or request.ip or "unknown"
         await self._check(
             self.per_address,
@@ -79,7 +78,3 @@ class RateLimits:
             },
             extensions={"limit": str(item), "key": kind},
         )
-
-
-def rate_limits_of(request: Request) -> RateLimits:
-    return cast(RateLimits, request.app.ctx.rate_limits)

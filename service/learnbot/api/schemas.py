@@ -22,7 +22,7 @@ TELEGRAM_ID_DIGITS = r"^[1-9][0-9]{0,15}$"
 TIMESTAMP_DIGITS = r"^(0|[1-9][0-9]*)$"
 MAX_TELEGRAM_ID = 2**53 - 1
 
-# The `tma` security scheme that create_app registers: `Authorization: tma <init data>`.
+# The `tma` security scheme that add_extensions registers: `Authorization: tma <init data>`.
 SIGNED_IN: Schema = {"tma": []}
 
 STRING: Schema = {"type": "string"}

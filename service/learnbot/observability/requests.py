@@ -7,9 +7,9 @@ from functools import lru_cache
 from time import perf_counter
 
 from prometheus_client.metrics import Counter, Histogram
-from sanic import Request
 from sanic.response import BaseHTTPResponse
 
+from learnbot.context import AppRequest
 from learnbot.observability.logs import accept_request_id, request_id_var
 from learnbot.observability.metrics import (
     HTTP_DURATION,
@@ -51,8 +51,8 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
     )
 
 
-async def begin_request(request: Request) -> None:
-    if hasattr(request.ctx, "request_id"):
+async def begin_request(request: AppRequest) -> None:
+    if request.ctx.request_id is not None:
         return  # the error path runs request middleware a second time
     request.ctx.started = perf_counter()
     request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
@@ -61,8 +61,8 @@ async def begin_request(request: Request) -> None:
     tag_request(request_id)
 
 
-async def end_request(request: Request, response: BaseHTTPResponse) -> None:
-    started: float = getattr(request.ctx, "started", perf_counter())
+async def end_request(request: AppRequest, response: BaseHTTPResponse) -> None:
+    started = request.ctx.started if request.ctx.started is not None else perf_counter()
     elapsed = perf_counter() - started
     route = route_label(request.route.path) if request.route else UNMATCHED_ROUTE
     status = response.status
@@ -70,7 +70,7 @@ async def end_request(request: Request, response: BaseHTTPResponse) -> None:
     requests, duration = _series(method, route, status)
     requests.inc()
     duration.observe(elapsed)
-    request_id = getattr(request.ctx, "request_id", None) or accept_request_id(None)
+    request_id = request.ctx.request_id or accept_request_id(None)
     response.headers[REQUEST_ID_HEADER] = request_id
     if not access_log.isEnabledFor(logging.INFO):
         return
@@ -81,7 +81,7 @@ async def end_request(request: Request, response: BaseHTTPResponse) -> None:
         "status": status,
         "duration_ms": round(elapsed * 1000, 2),
     }
-    telegram_id = getattr(request.ctx, "telegram_id", None)
+    telegram_id = request.ctx.telegram_id
     if telegram_id is not None:
         fields["telegram_id"] = telegram_id
     access_log.info("request", extra=fields)
