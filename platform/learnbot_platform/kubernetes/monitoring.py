@@ -21,7 +21,7 @@ from learnbot_platform.kubernetes.objects import (
     pod_security,
     resources,
     secret,
-    service,
+    single_pod_service,
 )
 from learnbot_platform.monitoring import (
     EXPORTER_PORT,
@@ -294,66 +294,46 @@ class KubernetesMonitoring(pulumi.ComponentResource):
 
     def _exporter(self) -> k8s.apps.v1.Deployment:
         args = self._args
-        cluster = self._cluster
-        name = f"{args.name_prefix}-postgres-exporter"
         password = k8s.core.v1.EnvVarSourceArgs(
             secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
                 name=args.database_secret, key="password"
             )
         )
-        deployment = k8s.apps.v1.Deployment(
+        return single_pod_service(
             f"{self._name}-postgres-exporter",
-            metadata=cluster.metadata(name, "postgres-exporter"),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=cluster.selector(name)),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=cluster.labels(name, "postgres-exporter")
-                    ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        security_context=pod_security(NOBODY_UID),
-                        automount_service_account_token=False,
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="postgres-exporter",
-                                image=args.exporter_image,
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="DATA_SOURCE_USER", value=DATABASE_USER
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="DATA_SOURCE_PASS", value_from=password
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="DATA_SOURCE_URI",
-                                        value=f"{args.database_host}:{POSTGRES_PORT}/"
-                                        f"{DATABASE_NAME}?sslmode=require",
-                                    ),
-                                ],
-                                ports=[
-                                    k8s.core.v1.ContainerPortArgs(
-                                        name="metrics", container_port=EXPORTER_PORT
-                                    )
-                                ],
-                                liveness_probe=http_probe("/", "metrics"),
-                                readiness_probe=http_probe("/", "metrics"),
-                                resources=resources(cpu_millicores=50, memory_mb=128),
-                                security_context=container_security(),
+            self._cluster,
+            self,
+            name=f"{args.name_prefix}-postgres-exporter",
+            component="postgres-exporter",
+            pod=k8s.core.v1.PodSpecArgs(
+                security_context=pod_security(NOBODY_UID),
+                automount_service_account_token=False,
+                containers=[
+                    k8s.core.v1.ContainerArgs(
+                        name="postgres-exporter",
+                        image=args.exporter_image,
+                        env=[
+                            k8s.core.v1.EnvVarArgs(name="DATA_SOURCE_USER", value=DATABASE_USER),
+                            k8s.core.v1.EnvVarArgs(name="DATA_SOURCE_PASS", value_from=password),
+                            k8s.core.v1.EnvVarArgs(
+                                name="DATA_SOURCE_URI",
+                                value=f"{args.database_host}:{POSTGRES_PORT}/"
+                                f"{DATABASE_NAME}?sslmode=require",
+                            ),
+                        ],
+                        ports=[
+                            k8s.core.v1.ContainerPortArgs(
+                                name="metrics", container_port=EXPORTER_PORT
                             )
                         ],
-                    ),
-                ),
+                        liveness_probe=http_probe("/", "metrics"),
+                        readiness_probe=http_probe("/", "metrics"),
+                        resources=resources(cpu_millicores=50, memory_mb=128),
+                        security_context=container_security(),
+                    )
+                ],
             ),
-            opts=cluster.options(self, depends_on=list(args.depends_on)),
-        )
-        service(
-            f"{self._name}-postgres-exporter-service",
-            cluster,
-            self,
-            name=name,
-            component="postgres-exporter",
             port_name="metrics",
             port=EXPORTER_PORT,
+            depends_on=args.depends_on,
         )
-        return deployment
