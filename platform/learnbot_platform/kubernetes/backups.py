@@ -57,19 +57,7 @@ class KubernetesBackups(pulumi.ComponentResource):
         self._cluster = cluster = args.cluster
         self._args = args
         self.name = f"{args.name_prefix}-backup"
-        # Kept by `pulumi destroy`, like the database's volumes.
-        self.claim = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-data",
-            metadata=cluster.metadata(self.name, "backup"),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=args.storage_class,
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                    requests={"storage": f"{args.storage_gb}Gi"}
-                ),
-            ),
-            opts=cluster.options(self, retain_on_delete=True),
-        )
+        self.claim = self._claim(name)
         self.secret = secret(
             f"{name}-secret",
             cluster,
@@ -78,16 +66,6 @@ class KubernetesBackups(pulumi.ComponentResource):
             component="backup",
             data=args.secret_environment,
         )
-        self._volumes = [
-            k8s.core.v1.VolumeArgs(
-                name="backups",
-                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=self.claim.metadata.name
-                ),
-            )
-        ]
-        self._mounts = [k8s.core.v1.VolumeMountArgs(name="backups", mount_path=VOLUME_PATH)]
-
         self.metrics_name = f"{self.name}-metrics"
         self.metrics = self._metrics_server(name)
         self.backup = self._cron_job(
@@ -107,6 +85,37 @@ class KubernetesBackups(pulumi.ComponentResource):
             deadline_seconds=6 * 3600,
         )
         self.register_outputs({"claim": self.claim.metadata.name, "service": self.metrics_name})
+
+    def _claim(self, name: str) -> k8s.core.v1.PersistentVolumeClaim:
+        args, cluster = self._args, self._cluster
+        # Kept by `pulumi destroy`, like the database's volumes.
+        return k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            metadata=cluster.metadata(self.name, "backup"),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=args.storage_class,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                    requests={"storage": f"{args.storage_gb}Gi"}
+                ),
+            ),
+            opts=cluster.options(self, retain_on_delete=True),
+        )
+
+    @property
+    def _volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+        return [
+            k8s.core.v1.VolumeArgs(
+                name="backups",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=self.claim.metadata.name
+                ),
+            )
+        ]
+
+    @property
+    def _mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        return [k8s.core.v1.VolumeMountArgs(name="backups", mount_path=VOLUME_PATH)]
 
     def _pod(self, writer: str) -> ServicePod:
         """Each kind of process writes its own metric files in the shared folder: at most one
