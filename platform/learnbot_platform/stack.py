@@ -25,5 +25,11 @@ def secret(value: Secret | None) -> pulumi.Output[str] | None:
     return None if value is None else pulumi.Output.secret(value.value)
 
 
-def secrets(values: Mapping[str, Secret]) -> dict[str, pulumi.Input[str]]:
-    return {name: pulumi.Output.secret(value.value) for name, value in values.items()}
+def secret_environment(
+    database_url: pulumi.Input[str], values: Mapping[str, Secret]
+) -> dict[str, pulumi.Input[str]]:
+    """A service container's secret environment: its database URL and its secret settings."""
+    return {
+        "DATABASE_URL": database_url,
+        **{name: pulumi.Output.secret(value.value) for name, value in values.items()},
+    }

@@ -19,7 +19,7 @@ from learnbot_platform.service_env import (
     backup_environment,
     backup_secret_environment,
 )
-from learnbot_platform.stack import Stack, secret, secrets
+from learnbot_platform.stack import Stack, secret, secret_environment
 from learnbot_platform.stack_config import StackConfig
 
 
@@ -61,10 +61,7 @@ def _api(settings: StackConfig, network: Network, database: Database) -> Api:
             repository_root=ROOT,
             image_tag=settings.api_image_tag,
             environment=api_environment(settings),
-            secret_environment={
-                "DATABASE_URL": database.url,
-                **secrets(api_secret_environment(settings)),
-            },
+            secret_environment=secret_environment(database.url, api_secret_environment(settings)),
             replicas=settings.api_replicas,
             memory_mb=settings.api_memory_mb,
             proxy_image=images["nginxImage"],
@@ -85,10 +82,9 @@ def _backups(settings: StackConfig, network: Network, database: Database, api: A
             network=network.name,
             image=api.image_ref,
             environment=backup_environment(settings),
-            secret_environment={
-                "DATABASE_URL": database.url,
-                **secrets(backup_secret_environment(settings)),
-            },
+            secret_environment=secret_environment(
+                database.url, backup_secret_environment(settings)
+            ),
             depends_on=[database.container],
         ),
     )

@@ -29,7 +29,7 @@ from learnbot_platform.service_env import (
     backup_environment,
     backup_secret_environment,
 )
-from learnbot_platform.stack import Stack, secret, secrets
+from learnbot_platform.stack import Stack, secret, secret_environment
 from learnbot_platform.stack_config import (
     KUBERNETES_POSTGRES_MAX_CONNECTIONS,
     KubernetesConfig,
@@ -102,10 +102,7 @@ def _api(
             name_prefix=prefix,
             image=kubernetes.api_image,
             environment=api_environment(settings),
-            secret_environment={
-                "DATABASE_URL": database.url,
-                **secrets(api_secret_environment(settings)),
-            },
+            secret_environment=secret_environment(database.url, api_secret_environment(settings)),
             replicas=settings.api_replicas,
             max_replicas=kubernetes.api_max_replicas,
             cpu_millicores=kubernetes.api_cpu_millicores,
@@ -136,10 +133,9 @@ def _backups(
             schedule=settings.backup.schedule,
             drill_schedule=settings.backup.drill_schedule,
             environment=backup_environment(settings),
-            secret_environment={
-                "DATABASE_URL": database.url,
-                **secrets(backup_secret_environment(settings)),
-            },
+            secret_environment=secret_environment(
+                database.url, backup_secret_environment(settings)
+            ),
             storage_gb=kubernetes.backup_storage_gb,
             storage_class=kubernetes.storage_class_name,
             depends_on=[database.cluster],
