@@ -11,6 +11,8 @@ import pytest
 from stack_run import CONTAINER, NETWORK, VOLUME, StackRun
 
 from rehearsal.replay import (
+    NETWORK_INPUTS,
+    VOLUME_INPUTS,
     ReplayError,
     Resource,
     container_options,
@@ -36,9 +38,9 @@ def test_every_docker_resource_of_the_program_is_replayed(
         assert options["restart_policy"]["Name"] in ("unless-stopped", "on-failure")
     for resource in resources:
         if resource.type == NETWORK:
-            strict(resource.inputs, {"name", "driver", "labels"}, resource.name)
+            strict(resource.inputs, NETWORK_INPUTS, resource.name)
         elif resource.type == VOLUME:
-            strict(resource.inputs, {"name", "labels", "driver"}, resource.name)
+            strict(resource.inputs, VOLUME_INPUTS, resource.name)
 
 
 def test_dependencies_come_first(default_stack: StackRun) -> None:

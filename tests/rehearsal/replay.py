@@ -285,6 +285,9 @@ CONTAINER_INPUTS = {
     "waitTimeout",
     "mustRun",
 }
+NETWORK_INPUTS = {"name", "driver", "labels"}
+VOLUME_INPUTS = {"name", "driver", "labels"}
+UPLOAD_INPUTS = {"file", "content", "owner", "group", "permissions"}
 # Steps at once: Pulumi's engine runs independent steps in parallel (`pulumi up --parallel`);
 # more than the stack ever has ready together.
 PARALLEL = 16
@@ -404,13 +407,13 @@ class Engine:
                 self.client.networks.get(name).remove()
 
     def _network(self, inputs: Mapping[str, Any]) -> None:
-        strict(inputs, {"name", "driver", "labels"}, "network")
+        strict(inputs, NETWORK_INPUTS, "network")
         self.client.networks.create(
             inputs["name"], driver=inputs.get("driver", "bridge"), labels=labels(inputs)
         )
 
     def _volume(self, inputs: Mapping[str, Any]) -> None:
-        strict(inputs, {"name", "labels", "driver"}, "volume")
+        strict(inputs, VOLUME_INPUTS, "volume")
         self.client.volumes.create(
             inputs["name"], driver=inputs.get("driver", "local"), labels=labels(inputs)
         )
@@ -473,7 +476,7 @@ def container_options(inputs: Mapping[str, Any]) -> dict[str, Any]:
     for network in networks:
         strict(network, {"name", "aliases"}, f"container {name}: network")
     for upload in inputs.get("uploads") or []:
-        upload_archive(name, upload)
+        strict(upload, UPLOAD_INPUTS, f"container {name}: upload")
     return {
         "name": name,
         "command": inputs.get("command"),
@@ -566,9 +569,7 @@ def mounts(name: str, volumes: list[Mapping[str, Any]]) -> list[Mount]:
 
 def upload_archive(name: str, upload: Mapping[str, Any]) -> bytes:
     """The tar the provider copies into the container at "/": one file, full path as its name."""
-    strict(
-        upload, {"file", "content", "owner", "group", "permissions"}, f"container {name}: upload"
-    )
+    strict(upload, UPLOAD_INPUTS, f"container {name}: upload")
     content = str(upload["content"]).encode()
     info = tarfile.TarInfo(upload["file"])
     info.size = len(content)

@@ -164,6 +164,10 @@ class Stack:
     def container(self, suffix: str) -> Any:
         return self.client.containers.get(f"{PREFIX}-{suffix}")
 
+    def signed_in(self, telegram_id: int, first_name: str = "Rehearsal") -> dict[str, str]:
+        """The headers of a request by this user, signed for the stack's bot."""
+        return {"Authorization": f"tma {init_data(self.bot_token, telegram_id, first_name)}"}
+
     def exec(self, suffix: str, *command: str) -> str:
         result = self.container(suffix).exec_run(list(command), demux=False)
         output = result.output.decode(errors="replace")
@@ -216,7 +220,7 @@ def check_migrated(stack: Stack) -> str:
 def check_no_restarts(stack: Stack) -> str:
     """A container that Docker had to restart started before what it needs was ready."""
     restarted = {}
-    containers = stack.client.containers.list(all=True, filters={"name": f"^{PREFIX}-"})
+    containers = stack_containers(stack.client)
     for container in containers:
         if container.attrs["RestartCount"]:
             restarted[container.name] = container.attrs["RestartCount"]
@@ -399,15 +403,12 @@ def check_runbooks(stack: Stack) -> str:
 
 def check_one_api_down(stack: Stack, users: dict[int, dict[str, Any]]) -> str:
     """One replica stopped: the proxy answers from the other, and LearnbotApiDown goes pending."""
-    telegram_id = next(iter(users))
-    data = init_data(stack.bot_token, telegram_id, "Rehearsal")
+    headers = stack.signed_in(next(iter(users)))
     replica = stack.container("api-1")
     replica.stop(timeout=30)
     try:
         statuses = [
-            httpx.get(
-                stack.proxy + "/me", headers={"Authorization": f"tma {data}"}, timeout=10
-            ).status_code
+            httpx.get(stack.proxy + "/me", headers=headers, timeout=10).status_code
             for _ in range(20)
         ]
         assert set(statuses) == {200}, statuses
@@ -436,9 +437,7 @@ class SteadyClient:
 
     def __init__(self, stack: Stack, telegram_id: int, per_second: float = 2.5) -> None:
         self.url = stack.proxy + "/me"
-        self.headers = {
-            "Authorization": f"tma {init_data(stack.bot_token, telegram_id, 'Rehearsal')}"
-        }
+        self.headers = stack.signed_in(telegram_id)
         self.pause = 1 / per_second
         self.outcomes: list[tuple[float, object]] = []
         self._stop = threading.Event()
@@ -485,21 +484,33 @@ def engine_client() -> docker.DockerClient | None:
         return None
 
 
+def stack_containers(client: docker.DockerClient) -> list[Any]:
+    return list(client.containers.list(all=True, filters={"name": f"^{PREFIX}-"}))
+
+
+def stack_networks(client: docker.DockerClient) -> list[Any]:
+    """The network named PREFIX (the engine's name filter matches parts of names too)."""
+    return [network for network in client.networks.list(names=[PREFIX]) if network.name == PREFIX]
+
+
+def stack_volumes(client: docker.DockerClient) -> list[Any]:
+    found = client.volumes.list(filters={"name": f"^{PREFIX}-"})
+    return [volume for volume in found if volume.name.startswith(f"{PREFIX}-")]
+
+
 def remove_stack(client: docker.DockerClient, *, keep_volumes: bool = False) -> list[str]:
     """Everything under the rehearsal's prefix: containers, the network, the volumes."""
     removed = []
-    for container in client.containers.list(all=True, filters={"name": f"^{PREFIX}-"}):
+    for container in stack_containers(client):
         container.remove(force=True, v=True)
         removed.append(container.name)
-    for network in client.networks.list(names=[PREFIX]):
-        if network.name == PREFIX:
-            network.remove()
-            removed.append(f"network {network.name}")
+    for network in stack_networks(client):
+        network.remove()
+        removed.append(f"network {network.name}")
     if not keep_volumes:
-        for volume in client.volumes.list(filters={"name": f"^{PREFIX}-"}):
-            if volume.name.startswith(f"{PREFIX}-"):
-                volume.remove(force=True)
-                removed.append(f"volume {volume.name}")
+        for volume in stack_volumes(client):
+            volume.remove(force=True)
+            removed.append(f"volume {volume.name}")
     for image in client.images.list(name=PREFIX):
         client.images.remove(image.id, force=True)
         removed.append(f"image {','.join(image.tags)}")
@@ -507,10 +518,9 @@ def remove_stack(client: docker.DockerClient, *, keep_volumes: bool = False) -> 
 
 
 def left_behind(client: docker.DockerClient, volumes_before: set[str]) -> str:
-    containers = client.containers.list(all=True, filters={"name": f"^{PREFIX}-"})
-    networks = [n for n in client.networks.list(names=[PREFIX]) if n.name == PREFIX]
     volumes = {volume.name for volume in client.volumes.list()} - volumes_before
-    left = [c.name for c in containers] + [f"network {n.name}" for n in networks]
+    left = [c.name for c in stack_containers(client)]
+    left += [f"network {n.name}" for n in stack_networks(client)]
     left += [f"volume {name}" for name in sorted(volumes)]
     assert not left, f"left behind: {left}"
     return "no container, network or volume of the stack"
@@ -616,20 +626,18 @@ def second_deploy(stack: Stack, engine: Engine, users: dict[int, dict[str, Any]]
 def redeploy(stack: Stack, engine: Engine, users: dict[int, dict[str, Any]]) -> str:
     password_before = dict(stack.state.passwords)
     engine.destroy(stack.state)
-    left = [c.name for c in stack.client.containers.list(all=True, filters={"name": f"^{PREFIX}-"})]
+    left = [c.name for c in stack_containers(stack.client)]
     assert not left, f"containers left after destroy: {left}"
-    volumes = {v.name for v in stack.client.volumes.list(filters={"name": f"^{PREFIX}-"})}
+    volumes = {v.name for v in stack_volumes(stack.client)}
     retained = {f"{PREFIX}-postgres-data", f"{PREFIX}-backup-data"}
     assert retained <= volumes, f"retained volumes gone: {sorted(retained - volumes)}"
     stack.deploy(engine)
     assert stack.state.passwords["database-password"] != password_before.get("database-password")
     check_migrated(stack)
     telegram_id, user = next(iter(users.items()))
-    data = init_data(stack.bot_token, telegram_id, "Rehearsal")
+    headers = stack.signed_in(telegram_id)
     me = until(
-        lambda: httpx.get(
-            stack.proxy + "/me", headers={"Authorization": f"tma {data}"}, timeout=10
-        ),
+        lambda: httpx.get(stack.proxy + "/me", headers=headers, timeout=10),
         60,
         "/me after the new deploy",
     )
