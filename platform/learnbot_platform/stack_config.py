@@ -10,12 +10,25 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 # The Pulumi program runs in the repository's .venv, beside the service it deploys: the stack
-# checks a schedule and a bucket URL exactly as the backup job will.
-from learnbot.backup.settings import is_cron_expression, is_endpoint_url, parse_s3_url
+# reads a setting it hands to a container with the very parser the process reads it with.
+from learnbot import settings_table as table
+from learnbot.setting import (
+    Invalid,
+    LocaleInvalid,
+    Setting,
+    declared,
+    locales,
+    matching,
+    text,
+    whole,
+)
+
+# The backup job's test of a schedule, which the stack's tests check on the edges.
+from learnbot.settings_table import is_cron_expression as is_cron_expression
 
 NAMESPACE = "learnbot"
 # The service image installs pg_dump of this major version (service/Dockerfile).
@@ -25,7 +38,8 @@ POSTGRES_MAX_CONNECTIONS = 100
 KUBERNETES_POSTGRES_MAX_CONNECTIONS = 300
 # Left for the migration, the backup job and its restore drill, the exporter and superusers.
 RESERVED_CONNECTIONS = 10
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DOCKER = frozenset({"docker"})
+KUBERNETES = frozenset({"kubernetes"})
 TARGETS = ("docker", "kubernetes")
 
 DEFAULT_IMAGES = {
@@ -44,115 +58,23 @@ KUBERNETES_DEFAULT_IMAGES = {
     "postgresExporterImage": DEFAULT_IMAGES["postgresExporterImage"],
 }
 
-SECRET_KEYS = (
-    "telegramBotToken",
-    "sentryDsn",
-    "dbPassword",
-    "grafanaAdminPassword",
-    "alertTelegramBotToken",
-    "alertWebhookUrl",
-    "alertWebhookToken",
-    "backupS3AccessKeyId",
-    "backupS3SecretAccessKey",
-    "kubeconfig",
-)
-# Settings that mean something on one target only; set on the other, they are refused.
-DOCKER_KEYS = (
-    "bindAddress",
-    "proxyPort",
-    "grafanaPort",
-    "grafanaRootUrl",
-    "prometheusPort",
-    "nginxImage",
-    "prometheusImage",
-    "alertmanagerImage",
-    "grafanaImage",
-)
-KUBERNETES_KEYS = (
-    "kubeconfig",
-    "namespace",
-    "host",
-    "ingressClassName",
-    "tlsSecretName",
-    "storageClassName",
-    "apiImageRepository",
-    "apiMaxReplicas",
-    "apiCpuMillicores",
-    "dbInstances",
-    "dbStorageGb",
-    "backupStorageGb",
-    "awaitIngress",
-    "monitoringTimeoutSeconds",
-    "monitoringAtomic",
-    "installCloudNativePG",
-    "installPrometheusOperator",
-    "monitoringLabels",
-)
-# Settings of the stack's own monitoring chart, its Alertmanager and Grafana: with the
-# cluster's own (learnbot:installPrometheusOperator false) they are its owner's.
-OWN_MONITORING_KEYS = (
-    "monitoringTimeoutSeconds",
-    "monitoringAtomic",
-    "grafanaAdminPassword",
-    "alertTelegramBotToken",
-    "alertTelegramChatId",
-    "alertWebhookUrl",
-    "alertWebhookToken",
-)
-PLAIN_KEYS = (
-    "target",
-    "namePrefix",
-    "telegramBotId",
-    "adminTelegramIds",
-    "supportedLocales",
-    "defaultLocale",
-    "corsOrigins",
-    "logLevel",
-    "sentryEnvironment",
-    "apiImageTag",
-    "apiReplicas",
-    "apiWorkers",
-    "apiMemoryMb",
-    "databasePoolSize",
-    "bindAddress",
-    "proxiesInFront",
-    "proxyPort",
-    "grafanaPort",
-    "grafanaRootUrl",
-    "prometheusPort",
-    *DEFAULT_IMAGES,
-    "backupSchedule",
-    "backupDrillSchedule",
-    "backupKeepDaily",
-    "backupKeepWeekly",
-    "backupKeepMonthly",
-    "backupS3Url",
-    "backupS3EndpointUrl",
-    "backupS3Region",
-    "alertTelegramChatId",
-    *(key for key in KUBERNETES_KEYS if key not in SECRET_KEYS),
-)
-KEYS = (*PLAIN_KEYS, *SECRET_KEYS)
-
-_PREFIX = re.compile(r"[a-z][a-z0-9-]{0,29}")
-_BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,128}")
-_LABEL = re.compile(r"[A-Za-z0-9._:/+-]{1,64}")
+_PREFIX_RULE = "1 to 30 lower-case letters, digits and -, starting with a letter"
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-_SENTRY_DSN = re.compile(
-    r"https?://[A-Za-z0-9]+(:[A-Za-z0-9]+)?@[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+)*/[0-9]+"
-)
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
 # repository[:tag][@sha256:digest], the repository with an optional registry host and port.
 _IMAGE = re.compile(
     r"(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
-_REGION = re.compile(r"[a-z0-9-]{1,32}")
-_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(
-    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+_DNS_SUBDOMAIN = r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+_SUBDOMAIN_RULE = "a Kubernetes object name: lower-case letters, digits, - and ., up to 253"
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KUBERNETES_LABEL = re.compile(
+    rf"(?P<key>([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_LABEL_NAME})"
+    rf"=(?P<value>({_LABEL_NAME})?)"
 )
+# The stack's own labels, which its selectors rely on.
+_OWN_LABEL_PREFIX = "app.kubernetes.io/"
 
 
 T = TypeVar("T")
@@ -254,6 +176,262 @@ class StackConfig:
     kubernetes: KubernetesConfig | None = None
 
 
+def _target(raw: str) -> str:
+    if raw not in TARGETS:
+        raise Invalid("docker (one Docker engine) or kubernetes (the cluster of the kubeconfig)")
+    return raw
+
+
+def _image_tag(raw: str) -> str:
+    if not _TAG.fullmatch(raw) or raw == "latest":
+        raise Invalid(
+            "a version tag for the built service image (up to 64 letters, digits, _ . -; "
+            "not latest), such as 0.1.0 or a commit id"
+        )
+    return raw
+
+
+def _password(minimum: int) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not minimum <= len(raw) <= 128 or not raw.isprintable():
+            raise Invalid(f"{minimum} to 128 printable characters (or unset: a generated password)")
+        return raw
+
+    return parse
+
+
+def _ip_address(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise Invalid(
+            "the host IP address the proxy and Grafana are published on, such as 127.0.0.1 "
+            "(behind a TLS terminator on the same host) or 0.0.0.0 (every interface)"
+        ) from None
+
+
+def _http_url(example: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw)
+        try:
+            valid = (
+                parts.scheme in ("http", "https")
+                and bool(parts.hostname)
+                and (parts.port is None or parts.port > 0)
+            )
+        except ValueError:
+            valid = False
+        if not valid:
+            raise Invalid(f"an http(s) URL such as {example}")
+        return raw
+
+    return parse
+
+
+def _root_url(raw: str) -> str:
+    parts = urlsplit(_http_url("https://grafana.example.com")(raw))
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise Invalid(
+            "an http(s) URL without credentials, query or fragment, such as "
+            "https://grafana.example.com"
+        )
+    return raw
+
+
+def _chat_id(raw: str) -> int:
+    digits = raw.removeprefix("-")
+    if not digits.isascii() or not digits.isdigit() or not 0 < int(digits) < 2**63:
+        raise Invalid("a Telegram chat id: a whole number, negative for groups (-1001234567890)")
+    return int(raw)
+
+
+def _host(raw: str) -> str:
+    if "." not in raw or not re.fullmatch(_DNS_SUBDOMAIN, raw):
+        raise Invalid(
+            "the API's public DNS name, lower-case, such as api.example.com (no scheme, no port)"
+        )
+    return raw
+
+
+def _image_repository(raw: str) -> str:
+    match = _IMAGE.fullmatch(raw)
+    if match is None or match["tag"] or match["digest"]:
+        raise Invalid(
+            "the registry repository the service image is pushed to, without a tag, such as "
+            "ghcr.io/example/learnbot (the tag is learnbot:apiImageTag)"
+        )
+    return raw
+
+
+def _labels(raw: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for pair in (p.strip() for p in raw.split(",")):
+        if not pair:
+            continue
+        match = _KUBERNETES_LABEL.fullmatch(pair)
+        if match is None or match["key"].startswith(_OWN_LABEL_PREFIX):
+            raise Invalid(
+                "comma-separated Kubernetes labels name=value, such as "
+                "release=kube-prometheus-stack (not app.kubernetes.io/..., which the stack sets)"
+            )
+        labels[match["key"]] = match["value"]
+    return labels
+
+
+def _switch(default: bool) -> Callable[[str], bool]:
+    """A Pulumi setting's true or false."""
+
+    def parse(raw: str) -> bool:
+        if raw.lower() not in ("true", "false"):
+            raise Invalid(f"true or false (default {str(default).lower()})")
+        return raw.lower() == "true"
+
+    return parse
+
+
+def _stack_row(
+    key: str, parse: Callable[[str], T], default: T | None = None, **more: Any
+) -> Setting[T]:
+    return Setting(None, parse, key=key, stack_default=default, **more)
+
+
+def _image(key: str) -> Setting[str]:
+    # Checked by _images, whose example is the target's default.
+    targets = TARGETS_OF_IMAGE.get(key, frozenset(TARGETS))
+    return _stack_row(key, text, DEFAULT_IMAGES[key], targets=targets)
+
+
+TARGETS_OF_IMAGE = {key: DOCKER for key in DEFAULT_IMAGES if key not in KUBERNETES_DEFAULT_IMAGES}
+
+# The settings of the stack alone; those it hands to a container are in learnbot.settings_table.
+TARGET = _stack_row("target", _target, "docker")
+NAME_PREFIX = _stack_row("namePrefix", matching(r"[a-z][a-z0-9-]{0,29}", _PREFIX_RULE), "learnbot")
+# Unset: the version of the program (pyproject.toml).
+API_IMAGE_TAG = _stack_row("apiImageTag", _image_tag)
+API_REPLICAS = _stack_row("apiReplicas", whole(1, 16), 2)
+API_MEMORY_MB = _stack_row("apiMemoryMb", whole(128, 65536), 512)
+DB_PASSWORD = _stack_row("dbPassword", _password(16), secret=True)
+GRAFANA_ADMIN_PASSWORD = _stack_row("grafanaAdminPassword", _password(12), secret=True)
+PROXIES_IN_FRONT = _stack_row("proxiesInFront", whole(0, 4), 0)
+BIND_ADDRESS = _stack_row("bindAddress", _ip_address, "127.0.0.1", targets=DOCKER)
+PROXY_PORT = _stack_row("proxyPort", whole(1, 65535), 8080, targets=DOCKER)
+GRAFANA_PORT = _stack_row("grafanaPort", whole(1, 65535), 3000, targets=DOCKER)
+# The URL people open Grafana at; unset, its published URL (required on every interface).
+GRAFANA_ROOT_URL = _stack_row("grafanaRootUrl", _root_url, targets=DOCKER)
+PROMETHEUS_PORT = _stack_row("prometheusPort", whole(1, 65535), targets=DOCKER)
+POSTGRES_IMAGE = _image("postgresImage")
+NGINX_IMAGE = _image("nginxImage")
+REDIS_IMAGE = _image("redisImage")
+PROMETHEUS_IMAGE = _image("prometheusImage")
+ALERTMANAGER_IMAGE = _image("alertmanagerImage")
+GRAFANA_IMAGE = _image("grafanaImage")
+POSTGRES_EXPORTER_IMAGE = _image("postgresExporterImage")
+ALERT_TELEGRAM_BOT_TOKEN = _stack_row(
+    "alertTelegramBotToken", table.TELEGRAM_BOT_TOKEN.parse, secret=True
+)
+ALERT_TELEGRAM_CHAT_ID = _stack_row("alertTelegramChatId", _chat_id)
+ALERT_WEBHOOK_URL = _stack_row(
+    "alertWebhookUrl", _http_url("https://tickets.example.com/hook"), secret=True
+)
+ALERT_WEBHOOK_TOKEN = _stack_row("alertWebhookToken", text, secret=True)
+# None: the ambient kubeconfig (KUBECONFIG or ~/.kube/config) of whoever runs Pulumi.
+KUBECONFIG = _stack_row("kubeconfig", text, secret=True, targets=KUBERNETES)
+# Unset: learnbot:namePrefix.
+NAMESPACE_NAME = _stack_row(
+    "namespace",
+    matching(
+        r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?",
+        "a Kubernetes namespace name: 1 to 63 lower-case letters, digits and -, starting and "
+        "ending with a letter or digit (default: learnbot:namePrefix)",
+    ),
+    targets=KUBERNETES,
+)
+HOST = _stack_row("host", _host, targets=KUBERNETES)
+INGRESS_CLASS_NAME = _stack_row(
+    "ingressClassName", matching(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE), targets=KUBERNETES
+)
+TLS_SECRET_NAME = _stack_row(
+    "tlsSecretName", matching(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE), targets=KUBERNETES
+)
+STORAGE_CLASS_NAME = _stack_row(
+    "storageClassName", matching(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE), targets=KUBERNETES
+)
+API_IMAGE_REPOSITORY = _stack_row("apiImageRepository", _image_repository, targets=KUBERNETES)
+# Unset: 10, or learnbot:apiReplicas if more.
+API_MAX_REPLICAS = _stack_row("apiMaxReplicas", whole(1, 64), targets=KUBERNETES)
+API_CPU_MILLICORES = _stack_row("apiCpuMillicores", whole(100, 16000), 500, targets=KUBERNETES)
+DB_INSTANCES = _stack_row("dbInstances", whole(1, 9), 3, targets=KUBERNETES)
+DB_STORAGE_GB = _stack_row("dbStorageGb", whole(1, 65536), 10, targets=KUBERNETES)
+BACKUP_STORAGE_GB = _stack_row("backupStorageGb", whole(1, 65536), 20, targets=KUBERNETES)
+# False for Ingress controllers that never publish an address in .status.loadBalancer.
+AWAIT_INGRESS = _stack_row("awaitIngress", _switch(True), True, targets=KUBERNETES)
+MONITORING_TIMEOUT_SECONDS = _stack_row(
+    "monitoringTimeoutSeconds", whole(60, 7200), 900, targets=KUBERNETES
+)
+MONITORING_ATOMIC = _stack_row("monitoringAtomic", _switch(True), True, targets=KUBERNETES)
+# False: the operators the cluster already runs, installed once for every stack.
+INSTALL_CLOUDNATIVEPG = _stack_row("installCloudNativePG", _switch(True), True, targets=KUBERNETES)
+INSTALL_PROMETHEUS_OPERATOR = _stack_row(
+    "installPrometheusOperator", _switch(True), True, targets=KUBERNETES
+)
+# What the Prometheus of the cluster's own operator selects PrometheusRules and ServiceMonitors by.
+MONITORING_LABELS: Setting[dict[str, str]] = _stack_row(
+    "monitoringLabels", _labels, {}, targets=KUBERNETES
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    *(row for row in table.SETTINGS if row.key is not None),
+    *declared(globals()),
+)
+KEYS = tuple(str(row.key) for row in SETTINGS)
+SECRET_KEYS = tuple(str(row.key) for row in SETTINGS if row.secret)
+PLAIN_KEYS = tuple(key for key in KEYS if key not in SECRET_KEYS)
+# Settings that mean something on one target only; set on the other, they are refused.
+DOCKER_KEYS = tuple(str(row.key) for row in SETTINGS if row.targets == DOCKER)
+KUBERNETES_KEYS = tuple(str(row.key) for row in SETTINGS if row.targets == KUBERNETES)
+# Settings of the stack's own monitoring chart, its Alertmanager and Grafana: with the
+# cluster's own (learnbot:installPrometheusOperator false) they are its owner's.
+OWN_MONITORING = (
+    MONITORING_TIMEOUT_SECONDS,
+    MONITORING_ATOMIC,
+    GRAFANA_ADMIN_PASSWORD,
+    ALERT_TELEGRAM_BOT_TOKEN,
+    ALERT_TELEGRAM_CHAT_ID,
+    ALERT_WEBHOOK_URL,
+    ALERT_WEBHOOK_TOKEN,
+)
+OWN_MONITORING_KEYS = tuple(str(row.key) for row in OWN_MONITORING)
+
+
+class _Values:
+    """The stack's settings as Pulumi gives them, read through their rows."""
+
+    def __init__(self, raw: Mapping[str, str]) -> None:
+        self.raw = {key: value.strip() for key, value in raw.items() if value.strip()}
+
+    def __contains__(self, row: Setting[Any]) -> bool:
+        return row.key in self.raw
+
+    def get(self, row: Setting[T]) -> T | None:
+        key = str(row.key)
+        raw = self.raw.get(key)
+        if raw is None:
+            return row.default if row.stack_default is None else row.stack_default
+        try:
+            return row.parse(raw)
+        except Invalid as refused:
+            raise StackConfigError(key, row.stack_allowed or str(refused)) from None
+
+    def value(self, row: Setting[T]) -> T:
+        value = self.get(row)
+        assert value is not None, f"{row.key} has no default"
+        return value
+
+    def secret(self, row: Setting[str]) -> Secret | None:
+        value = self.get(row)
+        return None if value is None else Secret(value)
+
+
 def load_stack_config(
     raw: Mapping[str, str],
     *,
@@ -261,71 +439,43 @@ def load_stack_config(
     default_api_image_tag: str,
 ) -> StackConfig:
     """Checks the stack's settings, keyed without the `learnbot:` namespace."""
-    values = {key: value.strip() for key, value in raw.items() if value.strip()}
-    unknown = sorted(set(values) - set(KEYS))
+    values = _Values(raw)
+    unknown = sorted(set(values.raw) - set(KEYS))
     if unknown:
         raise StackConfigError(unknown[0], "not a setting of this stack; known: " + ", ".join(KEYS))
-    target = _target(values)
-    token = _optional(values, "telegramBotToken", _bot_token)
-    bot_id = _optional(values, "telegramBotId", _whole(1, 2**53 - 1))
-    if token is None and bot_id is None:
-        raise StackConfigError(
-            "telegramBotToken",
-            "required: the token BotFather gives, set with `pulumi config set --secret "
-            "learnbot:telegramBotToken` (or set learnbot:telegramBotId to verify sign-ins with "
-            "Telegram's public key instead)",
-        )
+    target = _target_of(values)
+    token, bot_id = _telegram(values)
     supported, default_locale = _locales(values, shipped_locales)
-    replicas = _int(values, "apiReplicas", 2, 1, 16)
-    workers = _int(values, "apiWorkers", 2, 1, 64)
-    pool_size = _int(values, "databasePoolSize", 10, 1, 200)
-    name_prefix = _matching(values, "namePrefix", "learnbot", _PREFIX, _PREFIX_RULE)
+    replicas = values.value(API_REPLICAS)
+    name_prefix = values.value(NAME_PREFIX)
     kubernetes = (
         _kubernetes(values, name_prefix, replicas, default_api_image_tag)
         if target == "kubernetes"
         else None
     )
-    if kubernetes is None:
-        _check_connections(replicas, workers, pool_size)
-    else:
-        _check_connections(
-            kubernetes.api_max_replicas,
-            workers,
-            pool_size,
-            replicas_key="apiMaxReplicas",
-            max_connections=KUBERNETES_POSTGRES_MAX_CONNECTIONS,
-        )
-    proxy_port = _int(values, "proxyPort", 8080, 1, 65535)
-    grafana_port = _int(values, "grafanaPort", 3000, 1, 65535)
-    prometheus_port = _optional(values, "prometheusPort", _whole(1, 65535))
-    _check_distinct_ports(proxy_port, grafana_port, prometheus_port)
-    bind_address = _bind_address(values)
+    _check_connections(values, replicas, kubernetes)
+    proxy_port, grafana_port, prometheus_port = _ports(values)
+    bind_address = values.value(BIND_ADDRESS)
     return StackConfig(
         name_prefix=name_prefix,
-        telegram_bot_token=Secret(token) if token else None,
+        telegram_bot_token=token,
         telegram_bot_id=bot_id,
-        admin_telegram_ids=_telegram_ids(values),
+        admin_telegram_ids=tuple(sorted(values.value(table.ADMIN_TELEGRAM_IDS))),
         supported_locales=supported,
         default_locale=default_locale,
-        cors_origins=_origins(values),
-        log_level=_log_level(values),
-        sentry_dsn=_secret(values, "sentryDsn", _sentry_dsn),
-        sentry_environment=_matching(
-            values,
-            "sentryEnvironment",
-            "production",
-            _LABEL,
-            "1 to 64 letters, digits, . _ : / + -",
-        ),
-        api_image_tag=_image_tag(values, default_api_image_tag),
+        cors_origins=values.value(table.CORS_ORIGINS),
+        log_level=values.value(table.LOG_LEVEL),
+        sentry_dsn=values.secret(table.SENTRY_DSN),
+        sentry_environment=values.value(table.SENTRY_ENVIRONMENT),
+        api_image_tag=values.get(API_IMAGE_TAG) or default_api_image_tag,
         api_replicas=replicas,
-        api_workers=workers,
-        api_memory_mb=_int(values, "apiMemoryMb", 512, 128, 65536),
-        database_pool_size=pool_size,
-        db_password=_secret(values, "dbPassword", _password(16)),
-        grafana_admin_password=_secret(values, "grafanaAdminPassword", _password(12)),
+        api_workers=values.value(table.WORKERS),
+        api_memory_mb=values.value(API_MEMORY_MB),
+        database_pool_size=values.value(table.DATABASE_POOL_SIZE),
+        db_password=values.secret(DB_PASSWORD),
+        grafana_admin_password=values.secret(GRAFANA_ADMIN_PASSWORD),
         bind_address=bind_address,
-        proxies_in_front=_int(values, "proxiesInFront", 0, 0, 4),
+        proxies_in_front=values.value(PROXIES_IN_FRONT),
         proxy_port=proxy_port,
         grafana_port=grafana_port,
         grafana_root_url=_grafana_root_url(values, bind_address, grafana_port),
@@ -338,143 +488,50 @@ def load_stack_config(
     )
 
 
-_PREFIX_RULE = "1 to 30 lower-case letters, digits and -, starting with a letter"
-
-
-def _optional(values: Mapping[str, str], key: str, parse: Callable[[str, str], T]) -> T | None:
-    raw = values.get(key)
-    return None if raw is None else parse(key, raw)
-
-
-def _secret(values: Mapping[str, str], key: str, check: Callable[[str, str], str]) -> Secret | None:
-    raw = values.get(key)
-    return None if raw is None else Secret(check(key, raw))
-
-
-def _whole(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(key: str, raw: str) -> int:
-        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-            raise StackConfigError(key, f"a whole number from {low} to {high}")
-        return int(raw)
-
-    return parse
-
-
-def _int(values: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    value = _optional(values, key, _whole(low, high))
-    return default if value is None else value
-
-
-def _matching(
-    values: Mapping[str, str], key: str, default: str, pattern: re.Pattern[str], rule: str
-) -> str:
-    value = values.get(key, default)
-    if not pattern.fullmatch(value):
-        raise StackConfigError(key, rule)
-    return value
-
-
-def _matching_pattern(pattern: re.Pattern[str], rule: str) -> Callable[[str, str], str]:
-    """A check that the whole value matches pattern, refusing it with rule."""
-
-    def check(key: str, raw: str) -> str:
-        if not pattern.fullmatch(raw):
-            raise StackConfigError(key, rule)
-        return raw
-
-    return check
-
-
-_bot_token = _matching_pattern(_BOT_TOKEN, "a bot token as BotFather gives it: <bot id>:<secret>")
-_sentry_dsn = _matching_pattern(
-    _SENTRY_DSN, "a DSN as Sentry shows it: https://<key>@<host>/<project id>"
-)
-
-
-def _password(minimum: int) -> Callable[[str, str], str]:
-    def check(key: str, raw: str) -> str:
-        if not minimum <= len(raw) <= 128 or not raw.isprintable():
+def _target_of(values: _Values) -> str:
+    target = values.value(TARGET)
+    other = "kubernetes" if target == "docker" else "docker"
+    for key in KUBERNETES_KEYS if target == "docker" else DOCKER_KEYS:
+        if key in values.raw:
             raise StackConfigError(
-                key, f"{minimum} to 128 printable characters (or unset: a generated password)"
+                key, f"a setting of learnbot:target {other} only (this stack's target is {target})"
             )
-        return raw
-
-    return check
+    return target
 
 
-def _telegram_ids(values: Mapping[str, str]) -> tuple[int, ...]:
-    parse = _whole(1, 2**53 - 1)
-    ids: list[int] = []
-    for part in (p.strip() for p in values.get("adminTelegramIds", "").split(",")):
-        if not part:
-            continue
-        try:
-            ids.append(parse("adminTelegramIds", part))
-        except StackConfigError:
-            raise StackConfigError(
-                "adminTelegramIds", "comma-separated Telegram user ids (positive whole numbers)"
-            ) from None
-    return tuple(sorted(set(ids)))
-
-
-def _locales(values: Mapping[str, str], shipped: Sequence[str]) -> tuple[tuple[str, ...], str]:
-    allowed = "shipped locales: " + ", ".join(shipped)
-    raw = values.get("supportedLocales")
-    supported = (
-        tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
-        if raw
-        else tuple(shipped)
-    )
-    if not supported or any(locale not in shipped for locale in supported):
-        raise StackConfigError("supportedLocales", "comma-separated " + allowed)
-    default = values.get("defaultLocale", "en")
-    if default not in shipped:
-        raise StackConfigError("defaultLocale", "one of the " + allowed)
-    if default not in supported:
+def _telegram(values: _Values) -> tuple[Secret | None, int | None]:
+    token = values.secret(table.TELEGRAM_BOT_TOKEN)
+    bot_id = values.get(table.TELEGRAM_BOT_ID)
+    if token is None and bot_id is None:
         raise StackConfigError(
-            "defaultLocale", "one of learnbot:supportedLocales: " + ", ".join(supported)
+            "telegramBotToken",
+            "required: the token BotFather gives, set with `pulumi config set --secret "
+            "learnbot:telegramBotToken` (or set learnbot:telegramBotId to verify sign-ins with "
+            "Telegram's public key instead)",
         )
-    return supported, default
+    return token, bot_id
 
 
-def _origins(values: Mapping[str, str]) -> tuple[str, ...]:
-    raw = values.get("corsOrigins", "")
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-    if origins == ("*",):
-        return origins
-    if not all(_ORIGIN.fullmatch(origin) for origin in origins):
-        raise StackConfigError(
-            "corsOrigins", "* or comma-separated origins such as https://app.example.com"
+def _locales(values: _Values, shipped: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    try:
+        return locales(
+            values.get(table.SUPPORTED_LOCALES),
+            values.value(table.DEFAULT_LOCALE),
+            shipped,
+            supported_name="learnbot:supportedLocales",
         )
-    return origins
+    except LocaleInvalid as refused:
+        row = table.SUPPORTED_LOCALES if refused.setting == "supported" else table.DEFAULT_LOCALE
+        raise StackConfigError(str(row.key), str(refused)) from None
 
 
-def _log_level(values: Mapping[str, str]) -> str:
-    level = values.get("logLevel", "INFO").upper()
-    if level not in LOG_LEVELS:
-        raise StackConfigError("logLevel", "one of " + ", ".join(LOG_LEVELS))
-    return level
-
-
-def _image_tag(values: Mapping[str, str], default: str) -> str:
-    tag = values.get("apiImageTag", default)
-    if not _TAG.fullmatch(tag) or tag == "latest":
-        raise StackConfigError(
-            "apiImageTag",
-            "a version tag for the built service image (up to 64 letters, digits, _ . -; "
-            "not latest), such as 0.1.0 or a commit id",
-        )
-    return tag
-
-
-def _check_connections(
-    replicas: int,
-    workers: int,
-    pool_size: int,
-    *,
-    replicas_key: str = "apiReplicas",
-    max_connections: int = POSTGRES_MAX_CONNECTIONS,
-) -> None:
+def _check_connections(values: _Values, replicas: int, kubernetes: KubernetesConfig | None) -> None:
+    workers = values.value(table.WORKERS)
+    pool_size = values.value(table.DATABASE_POOL_SIZE)
+    max_connections, replicas_key = POSTGRES_MAX_CONNECTIONS, "apiReplicas"
+    if kubernetes is not None:
+        replicas, replicas_key = kubernetes.api_max_replicas, "apiMaxReplicas"
+        max_connections = KUBERNETES_POSTGRES_MAX_CONNECTIONS
     budget = max_connections - RESERVED_CONNECTIONS
     used = replicas * workers * pool_size
     if used > budget:
@@ -488,41 +545,10 @@ def _check_connections(
         )
 
 
-def _bind_address(values: Mapping[str, str]) -> str:
-    raw = values.get("bindAddress", "127.0.0.1")
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        raise StackConfigError(
-            "bindAddress",
-            "the host IP address the proxy and Grafana are published on, such as 127.0.0.1 "
-            "(behind a TLS terminator on the same host) or 0.0.0.0 (every interface)",
-        ) from None
-
-
-def _grafana_root_url(values: Mapping[str, str], bind_address: str, port: int) -> str | None:
-    raw = values.get("grafanaRootUrl")
-    if raw is None:
-        if ipaddress.ip_address(bind_address).is_unspecified:
-            raise StackConfigError(
-                "grafanaRootUrl",
-                f"required when learnbot:bindAddress is {bind_address}: the URL people open "
-                "Grafana at, such as https://grafana.example.com or "
-                f"http://<the host's name>:{port}",
-            )
-        return None
-    parts = urlsplit(raw)
-    _http_url("https://grafana.example.com")("grafanaRootUrl", raw)
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise StackConfigError(
-            "grafanaRootUrl",
-            "an http(s) URL without credentials, query or fragment, such as "
-            "https://grafana.example.com",
-        )
-    return raw
-
-
-def _check_distinct_ports(proxy: int, grafana: int, prometheus: int | None) -> None:
+def _ports(values: _Values) -> tuple[int, int, int | None]:
+    proxy = values.value(PROXY_PORT)
+    grafana = values.value(GRAFANA_PORT)
+    prometheus = values.get(PROMETHEUS_PORT)
     if grafana == proxy:
         raise StackConfigError("grafanaPort", f"a port other than learnbot:proxyPort ({proxy})")
     if prometheus in (proxy, grafana):
@@ -531,12 +557,25 @@ def _check_distinct_ports(proxy: int, grafana: int, prometheus: int | None) -> N
             f"a port other than learnbot:proxyPort ({proxy}) and learnbot:grafanaPort "
             f"({grafana}), or unset to keep Prometheus unpublished",
         )
+    return proxy, grafana, prometheus
 
 
-def _images(values: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str, str]:
+def _grafana_root_url(values: _Values, bind_address: str, port: int) -> str | None:
+    url = values.get(GRAFANA_ROOT_URL)
+    if url is None and ipaddress.ip_address(bind_address).is_unspecified:
+        raise StackConfigError(
+            "grafanaRootUrl",
+            f"required when learnbot:bindAddress is {bind_address}: the URL people open "
+            "Grafana at, such as https://grafana.example.com or "
+            f"http://<the host's name>:{port}",
+        )
+    return url
+
+
+def _images(values: _Values, defaults: Mapping[str, str]) -> dict[str, str]:
     images: dict[str, str] = {}
     for key, default in defaults.items():
-        reference = values.get(key, default)
+        reference = values.raw.get(key, default)
         match = _IMAGE.fullmatch(reference)
         tag = match["tag"] if match else None
         if match is None or (match["digest"] is None and tag in (None, "latest")):
@@ -555,63 +594,10 @@ def _images(values: Mapping[str, str], defaults: Mapping[str, str]) -> dict[str,
     return images
 
 
-def _cron(values: Mapping[str, str], key: str, default: str) -> str:
-    expression = " ".join(values.get(key, default).split())
-    if not is_cron_expression(expression):
-        raise StackConfigError(
-            key,
-            f"a cron expression of five fields (minute hour day month weekday), such as "
-            f"'{default}'",
-        )
-    return expression
-
-
-def _s3_url(key: str, raw: str) -> str:
-    try:
-        parse_s3_url(raw)
-    except ValueError as error:
-        raise StackConfigError(key, str(error)) from None
-    return raw
-
-
-def _http_url(example: str) -> Callable[[str, str], str]:
-    def check(key: str, raw: str) -> str:
-        parts = urlsplit(raw)
-        try:
-            valid = (
-                parts.scheme in ("http", "https")
-                and bool(parts.hostname)
-                and (parts.port is None or parts.port > 0)
-            )
-        except ValueError:
-            valid = False
-        if not valid:
-            raise StackConfigError(key, f"an http(s) URL such as {example}")
-        return raw
-
-    return check
-
-
-def _endpoint_url(key: str, raw: str) -> str:
-    """As the backup job checks BACKUP_S3_ENDPOINT_URL at its start."""
-    if not is_endpoint_url(raw):
-        raise StackConfigError(
-            key, "an http(s) URL without credentials, such as https://s3.eu-central-1.example.com"
-        )
-    return raw
-
-
-_region = _matching_pattern(_REGION, "an S3 region name such as eu-central-1")
-
-
-def _non_empty(key: str, raw: str) -> str:
-    return raw
-
-
-def _backup(values: Mapping[str, str]) -> BackupConfig:
-    s3_url = _optional(values, "backupS3Url", _s3_url)
-    access_key = _secret(values, "backupS3AccessKeyId", _non_empty)
-    secret_key = _secret(values, "backupS3SecretAccessKey", _non_empty)
+def _backup(values: _Values) -> BackupConfig:
+    s3_url = values.get(table.BACKUP_S3_URL)
+    access_key = values.secret(table.AWS_ACCESS_KEY_ID)
+    secret_key = values.secret(table.AWS_SECRET_ACCESS_KEY)
     if (access_key is None) != (secret_key is None):
         missing = "backupS3SecretAccessKey" if secret_key is None else "backupS3AccessKeyId"
         raise StackConfigError(
@@ -619,37 +605,28 @@ def _backup(values: Mapping[str, str]) -> BackupConfig:
             "set together with learnbot:backupS3AccessKeyId and learnbot:backupS3SecretAccessKey "
             "(both secrets), or neither to use the host's credentials",
         )
-    for key in ("backupS3EndpointUrl", "backupS3Region", "backupS3AccessKeyId"):
-        if key in values and s3_url is None:
+    for row in (table.BACKUP_S3_ENDPOINT_URL, table.AWS_DEFAULT_REGION, table.AWS_ACCESS_KEY_ID):
+        if row in values and s3_url is None:
             raise StackConfigError(
-                "backupS3Url", f"required when learnbot:{key} is set: s3://bucket[/prefix]"
+                "backupS3Url", f"required when learnbot:{row.key} is set: s3://bucket[/prefix]"
             )
     return BackupConfig(
-        schedule=_cron(values, "backupSchedule", "0 3 * * *"),
-        drill_schedule=_cron(values, "backupDrillSchedule", "0 4 * * 0"),
-        keep_daily=_int(values, "backupKeepDaily", 7, 1, 3660),
-        keep_weekly=_int(values, "backupKeepWeekly", 4, 0, 520),
-        keep_monthly=_int(values, "backupKeepMonthly", 6, 0, 1200),
+        schedule=values.value(table.BACKUP_SCHEDULE),
+        drill_schedule=values.value(table.BACKUP_DRILL_SCHEDULE),
+        keep_daily=values.value(table.BACKUP_KEEP_DAILY),
+        keep_weekly=values.value(table.BACKUP_KEEP_WEEKLY),
+        keep_monthly=values.value(table.BACKUP_KEEP_MONTHLY),
         s3_url=s3_url,
-        s3_endpoint_url=_optional(values, "backupS3EndpointUrl", _endpoint_url),
-        s3_region=_optional(values, "backupS3Region", _region),
+        s3_endpoint_url=values.get(table.BACKUP_S3_ENDPOINT_URL),
+        s3_region=values.get(table.AWS_DEFAULT_REGION),
         s3_access_key_id=access_key,
         s3_secret_access_key=secret_key,
     )
 
 
-def _chat_id(key: str, raw: str) -> int:
-    digits = raw.removeprefix("-")
-    if not digits.isascii() or not digits.isdigit() or not 0 < int(digits) < 2**63:
-        raise StackConfigError(
-            key, "a Telegram chat id: a whole number, negative for groups (-1001234567890)"
-        )
-    return int(raw)
-
-
-def _alert_receivers(values: Mapping[str, str]) -> AlertReceiverConfig:
-    token = _secret(values, "alertTelegramBotToken", _bot_token)
-    chat_id = _optional(values, "alertTelegramChatId", _chat_id)
+def _alert_receivers(values: _Values) -> AlertReceiverConfig:
+    token = values.secret(ALERT_TELEGRAM_BOT_TOKEN)
+    chat_id = values.get(ALERT_TELEGRAM_CHAT_ID)
     if (token is None) != (chat_id is None):
         missing = "alertTelegramChatId" if chat_id is None else "alertTelegramBotToken"
         raise StackConfigError(
@@ -658,8 +635,8 @@ def _alert_receivers(values: Mapping[str, str]) -> AlertReceiverConfig:
             "learnbot:alertTelegramBotToken (a secret) and learnbot:alertTelegramChatId, "
             "or neither",
         )
-    webhook_url = _secret(values, "alertWebhookUrl", _http_url("https://tickets.example.com/hook"))
-    webhook_token = _secret(values, "alertWebhookToken", _non_empty)
+    webhook_url = values.secret(ALERT_WEBHOOK_URL)
+    webhook_token = values.secret(ALERT_WEBHOOK_TOKEN)
     if webhook_token is not None and webhook_url is None:
         raise StackConfigError(
             "alertWebhookUrl", "required when learnbot:alertWebhookToken is set (a secret URL)"
@@ -672,133 +649,58 @@ def _alert_receivers(values: Mapping[str, str]) -> AlertReceiverConfig:
     )
 
 
-def _target(values: Mapping[str, str]) -> str:
-    target = values.get("target", "docker")
-    if target not in TARGETS:
-        raise StackConfigError(
-            "target", "docker (one Docker engine) or kubernetes (the cluster of the kubeconfig)"
-        )
-    other_keys = KUBERNETES_KEYS if target == "docker" else DOCKER_KEYS
-    for key in other_keys:
-        if key in values:
-            other = "kubernetes" if target == "docker" else "docker"
-            raise StackConfigError(
-                key, f"a setting of learnbot:target {other} only (this stack's target is {target})"
-            )
-    return target
-
-
-_SUBDOMAIN_RULE = "a Kubernetes object name: lower-case letters, digits, - and ., up to 253"
-
-
-def _host(key: str, raw: str) -> str:
-    if "." not in raw or not _DNS_SUBDOMAIN.fullmatch(raw):
-        raise StackConfigError(
-            key,
-            "the API's public DNS name, lower-case, such as api.example.com (no scheme, no port)",
-        )
-    return raw
-
-
-def _image_repository(key: str, raw: str) -> str:
-    match = _IMAGE.fullmatch(raw)
-    if match is None or match["tag"] or match["digest"]:
-        raise StackConfigError(
-            key,
-            "the registry repository the service image is pushed to, without a tag, such as "
-            "ghcr.io/example/learnbot (the tag is learnbot:apiImageTag)",
-        )
-    return raw
-
-
 def _kubernetes(
-    values: Mapping[str, str], name_prefix: str, replicas: int, image_tag: str
+    values: _Values, name_prefix: str, replicas: int, image_tag: str
 ) -> KubernetesConfig:
-    host = _optional(values, "host", _host)
+    host = values.get(HOST)
     if host is None:
         raise StackConfigError(
             "host", "required on Kubernetes: the API's public DNS name, such as api.example.com"
         )
-    repository = _optional(values, "apiImageRepository", _image_repository)
+    repository = values.get(API_IMAGE_REPOSITORY)
     if repository is None:
         raise StackConfigError(
             "apiImageRepository",
             "required on Kubernetes: the registry repository the cluster pulls the service "
             "image from, such as ghcr.io/example/learnbot",
         )
-    namespace = values.get("namespace", name_prefix)
-    if not _DNS_LABEL.fullmatch(namespace):
-        raise StackConfigError(
-            "namespace",
-            "a Kubernetes namespace name: 1 to 63 lower-case letters, digits and -, starting and "
-            "ending with a letter or digit (default: learnbot:namePrefix)",
-        )
-    max_replicas = _int(values, "apiMaxReplicas", max(10, replicas), 1, 64)
+    max_replicas = values.get(API_MAX_REPLICAS) or max(10, replicas)
     if max_replicas < replicas:
         raise StackConfigError(
             "apiMaxReplicas",
             f"at least learnbot:apiReplicas ({replicas}), the autoscaler's lower bound",
         )
-    subdomain = _matching_pattern(_DNS_SUBDOMAIN, _SUBDOMAIN_RULE)
-    install_prometheus_operator = _flag(values, "installPrometheusOperator", True)
-    if not install_prometheus_operator:
-        for key in OWN_MONITORING_KEYS:
-            if key in values:
-                raise StackConfigError(
-                    key,
-                    "unset it: with learnbot:installPrometheusOperator false the stack installs "
-                    "no monitoring chart, Alertmanager or Grafana of its own; the cluster's route "
-                    "the alerts and show the dashboards",
-                )
+    _check_own_monitoring(values)
     return KubernetesConfig(
-        namespace=namespace,
+        namespace=values.get(NAMESPACE_NAME) or name_prefix,
         host=host,
-        api_image=f"{repository}:{_image_tag(values, image_tag)}",
+        api_image=f"{repository}:{values.get(API_IMAGE_TAG) or image_tag}",
         api_max_replicas=max_replicas,
-        api_cpu_millicores=_int(values, "apiCpuMillicores", 500, 100, 16000),
-        db_instances=_int(values, "dbInstances", 3, 1, 9),
-        db_storage_gb=_int(values, "dbStorageGb", 10, 1, 65536),
-        backup_storage_gb=_int(values, "backupStorageGb", 20, 1, 65536),
-        ingress_class_name=_optional(values, "ingressClassName", subdomain),
-        tls_secret_name=_optional(values, "tlsSecretName", subdomain),
-        storage_class_name=_optional(values, "storageClassName", subdomain),
-        kubeconfig=_secret(values, "kubeconfig", _non_empty),
-        await_ingress=_flag(values, "awaitIngress", True),
-        monitoring_timeout_seconds=_int(values, "monitoringTimeoutSeconds", 900, 60, 7200),
-        monitoring_atomic=_flag(values, "monitoringAtomic", True),
-        install_cloudnativepg=_flag(values, "installCloudNativePG", True),
-        install_prometheus_operator=install_prometheus_operator,
-        monitoring_labels=_labels(values, "monitoringLabels"),
+        api_cpu_millicores=values.value(API_CPU_MILLICORES),
+        db_instances=values.value(DB_INSTANCES),
+        db_storage_gb=values.value(DB_STORAGE_GB),
+        backup_storage_gb=values.value(BACKUP_STORAGE_GB),
+        ingress_class_name=values.get(INGRESS_CLASS_NAME),
+        tls_secret_name=values.get(TLS_SECRET_NAME),
+        storage_class_name=values.get(STORAGE_CLASS_NAME),
+        kubeconfig=values.secret(KUBECONFIG),
+        await_ingress=values.value(AWAIT_INGRESS),
+        monitoring_timeout_seconds=values.value(MONITORING_TIMEOUT_SECONDS),
+        monitoring_atomic=values.value(MONITORING_ATOMIC),
+        install_cloudnativepg=values.value(INSTALL_CLOUDNATIVEPG),
+        install_prometheus_operator=values.value(INSTALL_PROMETHEUS_OPERATOR),
+        monitoring_labels=values.value(MONITORING_LABELS),
     )
 
 
-_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_KUBERNETES_LABEL = re.compile(
-    rf"(?P<key>([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_LABEL_NAME})"
-    rf"=(?P<value>({_LABEL_NAME})?)"
-)
-# The stack's own labels, which its selectors rely on.
-_OWN_LABEL_PREFIX = "app.kubernetes.io/"
-
-
-def _labels(values: Mapping[str, str], key: str) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for pair in (p.strip() for p in values.get(key, "").split(",")):
-        if not pair:
-            continue
-        match = _KUBERNETES_LABEL.fullmatch(pair)
-        if match is None or match["key"].startswith(_OWN_LABEL_PREFIX):
+def _check_own_monitoring(values: _Values) -> None:
+    if values.value(INSTALL_PROMETHEUS_OPERATOR):
+        return
+    for row in OWN_MONITORING:
+        if row in values:
             raise StackConfigError(
-                key,
-                "comma-separated Kubernetes labels name=value, such as "
-                "release=kube-prometheus-stack (not app.kubernetes.io/..., which the stack sets)",
+                str(row.key),
+                "unset it: with learnbot:installPrometheusOperator false the stack installs "
+                "no monitoring chart, Alertmanager or Grafana of its own; the cluster's route "
+                "the alerts and show the dashboards",
             )
-        labels[match["key"]] = match["value"]
-    return labels
-
-
-def _flag(values: Mapping[str, str], key: str, default: bool) -> bool:
-    raw = values.get(key, str(default)).lower()
-    if raw not in ("true", "false"):
-        raise StackConfigError(key, f"true or false (default {str(default).lower()})")
-    return raw == "true"

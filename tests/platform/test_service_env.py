@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from learnbot import settings_table as table
 from learnbot.backup.settings import BackupSettings
 from learnbot.settings import ConfigError, Settings
 from learnbot_platform.repository import shipped_locales
@@ -118,15 +119,37 @@ def test_the_backup_job_accepts_its_environment() -> None:
     assert secrets == {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "secret"}
 
 
-def test_every_variable_is_one_the_service_documents() -> None:
+def documented_variables() -> set[str]:
+    """The variables named in the first column of the README's tables."""
     readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE))
-    stack = config(sentryDsn="https://abc123@o1.ingest.sentry.io/42", telegramBotId="1")
-    for name in [*api_environment(stack), *api_secret_environment(stack)]:
-        assert name in documented, name
-    backup_settings = (ROOT / "service" / "learnbot" / "backup" / "settings.py").read_text()
-    for name in backup_environment(config(backupS3Url="s3://bucket-1")):
-        assert name in documented or f'"{name}"' in backup_settings or name.startswith("AWS_")
+    first_cells = re.findall(r"^\| (`[A-Z][^|]*`) \|", readme, flags=re.MULTILINE)
+    return {name for cell in first_cells for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
+
+
+def test_every_variable_is_one_the_service_documents() -> None:
+    documented = documented_variables()
+    declared = {row.variable for row in table.SETTINGS}
+    stack = config(
+        sentryDsn="https://abc123@o1.ingest.sentry.io/42",
+        telegramBotId="1",
+        backupS3Url="s3://bucket-1",
+        backupS3AccessKeyId="AKIA",
+        backupS3SecretAccessKey="secret",
+    )
+    passed = [
+        *api_environment(stack),
+        *api_secret_environment(stack),
+        *backup_environment(stack),
+        *backup_secret_environment(stack),
+    ]
+    assert set(passed) <= declared
+    # The AWS_* variables are boto3's own, documented as such.
+    assert {name for name in declared if name and not name.startswith("AWS_")} <= documented
+
+
+def test_every_variable_the_readme_documents_is_declared() -> None:
+    declared = {row.variable for row in table.SETTINGS}
+    assert documented_variables() <= declared
 
 
 # Values to probe each setting the stack hands to a container with: ordinary ones and the edges
@@ -165,6 +188,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "apiImageTag": ("0.1.0", "2025.01.3", "v1_rc-2", "a" * 64),
     "proxiesInFront": ("0", "1", "3", "-1"),
     "telegramBotId": ("1", "123456789", "0"),
+    "telegramBotToken": (TOKEN, "1:a", "123:abc def", "\uff11:a", "123:" + "a" * 129),
     "backupSchedule": ("0 3 * * *", "@daily", "*/15 * * * *", "61 * * * *"),
     "backupDrillSchedule": ("0 4 * * 0", "@weekly"),
     "backupKeepDaily": ("0", "7", "365"),
@@ -181,7 +205,12 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "backupS3Region": ("eu-central-1", "us-east-1", "EU", "eu central"),
 }
+# The S3 credentials go to boto3 as they are: any text.
+CANDIDATES["backupS3AccessKeyId"] = ("AKIA", "a b", "\u00e9")
+CANDIDATES["backupS3SecretAccessKey"] = ("secret", "s/+=")
 NEEDS = {
+    "backupS3AccessKeyId": {"backupS3Url": "s3://bucket-1", "backupS3SecretAccessKey": "s"},
+    "backupS3SecretAccessKey": {"backupS3Url": "s3://bucket-1", "backupS3AccessKeyId": "AK"},
     "backupS3EndpointUrl": {"backupS3Url": "s3://bucket-1"},
     "backupS3Region": {"backupS3Url": "s3://bucket-1"},
 }
@@ -216,3 +245,7 @@ def test_every_value_the_stack_accepts_the_processes_accept() -> None:
                     f"learnbot:{key}={value!r}: the stack takes it, {error}"
                 ) from None
     assert accepted > len(CANDIDATES)
+
+
+def test_every_setting_the_stack_hands_a_container_is_probed() -> None:
+    assert {row.key for row in table.SETTINGS if row.key is not None} <= set(CANDIDATES)

@@ -22,7 +22,8 @@ from learnbot.backup.restore import RestoreRefused, restore_backup
 from learnbot.backup.schedule import run_scheduled, serve_metrics
 from learnbot.backup.settings import BackupSettings
 from learnbot.observability.logs import logging_config, scrub
-from learnbot.settings import LOG_FORMATS, LOG_LEVELS, ConfigError, choice_setting
+from learnbot.settings import ConfigError
+from learnbot.settings_table import LOG_FORMAT, LOG_LEVEL
 from learnbot.storage import StorageError
 
 _PROGRAM = "learnbot backup"
@@ -48,8 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_backup_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:
-        level = choice_setting(os.environ, "LOG_LEVEL", LOG_LEVELS, "INFO", fold_case=True)
-        log_format = choice_setting(os.environ, "LOG_FORMAT", LOG_FORMATS, "json")
+        level = LOG_LEVEL.value_from_env(os.environ)
+        log_format = LOG_FORMAT.value_from_env(os.environ)
         logging.config.dictConfig(
             logging_config(level, "console" if log_format == "console" else "json")
         )

@@ -1,0 +1,259 @@
+"""Every environment variable of learnbot's processes, each declared once with its parser,
+default, secrecy, the processes that read it and the `learnbot:` key the stack sets it from.
+
+learnbot.settings and learnbot.backup.settings read these; the Pulumi program's stack_config
+reads the keys, adding the settings of the stack alone. The README documents each variable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from croniter import croniter  # type: ignore[import-untyped]
+
+from learnbot.setting import (
+    Invalid,
+    Setting,
+    choice,
+    declared,
+    flag,
+    host,
+    matching,
+    names,
+    origins,
+    rate,
+    telegram_ids,
+    text,
+    whole,
+)
+from learnbot.storage import database_dialect
+
+API = frozenset({"api"})
+BACKUP = frozenset({"backup"})
+BOTH = API | BACKUP
+
+DEFAULT_DATABASE_URL = "sqlite:///var/learnbot.db"
+APP_ENVS = ("development", "production")
+LOG_FORMATS = ("json", "console")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_SCHEDULE = "0 3 * * *"
+DEFAULT_DRILL_SCHEDULE = "0 4 * * 0"
+DEFAULT_BACKUP_METRICS_PORT = 9102
+# S3 bucket naming rules, lower case only; dots allowed for older buckets.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+LABEL_RULE = "1 to 64 letters, digits and . _ : / + -"
+_LABEL = r"[A-Za-z0-9._:/+-]{1,64}"
+BOT_TOKEN_RULE = "a bot token as BotFather gives it: <bot id>:<secret>"  # noqa: S105
+_BOT_TOKEN = r"[0-9]{1,20}:[A-Za-z0-9_-]{1,128}"  # noqa: S105 - a pattern
+_SENTRY_DSN = (
+    r"https?://[A-Za-z0-9]+(:[A-Za-z0-9]+)?@[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+)*/[0-9]+"
+)
+METRICS_WRITER_PATTERN = r"[a-z0-9][a-z0-9-]{0,62}"
+
+
+def database_url(raw: str) -> str:
+    try:
+        database_dialect(raw)
+    except ValueError as error:
+        # The dialect's message never repeats the URL, which may hold a password.
+        raise Invalid(str(error)) from None
+    return raw
+
+
+def redis_url(raw: str) -> str:
+    if not re.fullmatch(r"rediss?://\S+", raw):
+        raise Invalid("a Redis URL: redis://host:6379/0 or rediss://...")
+    return raw
+
+
+def is_cron_expression(expression: str) -> bool:
+    """Five cron fields or an @ macro, as croniter reads them (it would also take seconds)."""
+    fields_ok = expression.startswith("@") or len(expression.split()) == 5
+    return fields_ok and bool(croniter.is_valid(expression))
+
+
+def cron(example: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        expression = " ".join(raw.split())
+        if not is_cron_expression(expression):
+            raise Invalid(f"a cron expression such as '{example}'")
+        return expression
+
+    return parse
+
+
+def s3_url(raw: str) -> str:
+    """`s3://bucket` or `s3://bucket/prefix`."""
+    parts = urlsplit(raw)
+    prefix = parts.path.strip("/")
+    if (
+        parts.scheme != "s3"
+        or not _BUCKET.fullmatch(parts.netloc)
+        or parts.query
+        or parts.fragment
+        or "//" in prefix
+    ):
+        raise Invalid("s3://bucket or s3://bucket/prefix")
+    return raw
+
+
+def is_endpoint_url(raw: str) -> bool:
+    """An S3-compatible store's address: http(s), a host, no credentials in it."""
+    parts = urlsplit(raw)
+    try:
+        return (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and parts.username is None
+            and (parts.port is None or parts.port > 0)
+        )
+    except ValueError:
+        return False
+
+
+def endpoint_url(raw: str) -> str:
+    if not is_endpoint_url(raw):
+        raise Invalid("an http(s) URL such as https://s3.eu-central-1.example.com")
+    return raw
+
+
+def region(raw: str) -> str:
+    if not re.fullmatch(r"[a-z0-9-]{1,32}", raw):
+        raise Invalid("an S3 region name such as eu-central-1")
+    return raw
+
+
+def _cron_in_stack(example: str) -> str:
+    return f"a cron expression of five fields (minute hour day month weekday), such as '{example}'"
+
+
+# The service (learnbot serve).
+DATABASE_URL = Setting(
+    "DATABASE_URL", database_url, DEFAULT_DATABASE_URL, secret=True, processes=BOTH
+)
+TELEGRAM_BOT_TOKEN = Setting(
+    "TELEGRAM_BOT_TOKEN",
+    matching(_BOT_TOKEN, BOT_TOKEN_RULE),
+    key="telegramBotToken",
+    secret=True,
+    processes=API,
+)
+TELEGRAM_BOT_ID = Setting(
+    "TELEGRAM_BOT_ID", whole(1, 2**53 - 1), key="telegramBotId", processes=API
+)
+TELEGRAM_TEST_ENV = Setting("TELEGRAM_TEST_ENV", flag, False, processes=API)
+ADMIN_TELEGRAM_IDS: Setting[frozenset[int]] = Setting(
+    "ADMIN_TELEGRAM_IDS", telegram_ids, frozenset(), key="adminTelegramIds", processes=API
+)
+AUTH_MAX_AGE_SECONDS = Setting("AUTH_MAX_AGE_SECONDS", whole(1, 30 * 86400), 86400, processes=API)
+HOST = Setting("HOST", host, "127.0.0.1", processes=API)
+PORT = Setting("PORT", whole(1, 65535), 8000, processes=API)
+WORKERS = Setting("WORKERS", whole(1, 64), 1, key="apiWorkers", stack_default=2, processes=API)
+CORS_ORIGINS: Setting[tuple[str, ...]] = Setting(
+    "CORS_ORIGINS", origins, (), key="corsOrigins", processes=API
+)
+LOG_LEVEL = Setting(
+    "LOG_LEVEL", choice(LOG_LEVELS, fold_case=True), "INFO", key="logLevel", processes=BOTH
+)
+APP_ENV = Setting("APP_ENV", choice(APP_ENVS), "development", processes=BOTH)
+DATABASE_POOL_SIZE = Setting(
+    "DATABASE_POOL_SIZE", whole(1, 200), 10, key="databasePoolSize", processes=API
+)
+DATABASE_TIMEOUT_SECONDS = Setting("DATABASE_TIMEOUT_SECONDS", whole(1, 60), 3, processes=API)
+MIGRATIONS_WAIT_SECONDS = Setting("MIGRATIONS_WAIT_SECONDS", whole(0, 86400), 0, processes=API)
+REQUEST_TIMEOUT_SECONDS = Setting("REQUEST_TIMEOUT_SECONDS", whole(1, 600), 60, processes=API)
+RESPONSE_TIMEOUT_SECONDS = Setting("RESPONSE_TIMEOUT_SECONDS", whole(1, 600), 60, processes=API)
+SHUTDOWN_GRACE_SECONDS = Setting("SHUTDOWN_GRACE_SECONDS", whole(2, 300), 8, processes=API)
+LOG_FORMAT = Setting("LOG_FORMAT", choice(LOG_FORMATS), "json", processes=BOTH)
+SENTRY_DSN = Setting(
+    "SENTRY_DSN",
+    matching(_SENTRY_DSN, "a DSN as Sentry shows it: https://<key>@<host>/<project id>"),
+    key="sentryDsn",
+    secret=True,
+    processes=API,
+)
+# Unset, the process takes APP_ENV's value; the stack's containers run in production.
+SENTRY_ENVIRONMENT = Setting(
+    "SENTRY_ENVIRONMENT",
+    matching(_LABEL, LABEL_RULE),
+    key="sentryEnvironment",
+    stack_default="production",
+    processes=API,
+)
+APP_REVISION = Setting("APP_REVISION", matching(_LABEL, LABEL_RULE), "unknown", processes=API)
+RATE_LIMIT_ENABLED = Setting("RATE_LIMIT_ENABLED", flag, True, processes=API)
+RATE_LIMIT_ADDRESS = Setting("RATE_LIMIT_ADDRESS", rate, "300/minute", processes=API)
+RATE_LIMIT_TELEGRAM_ID = Setting("RATE_LIMIT_TELEGRAM_ID", rate, "120/minute", processes=API)
+RATE_LIMIT_STORAGE_URL = Setting("RATE_LIMIT_STORAGE_URL", redis_url, secret=True, processes=API)
+PROXIES_COUNT = Setting("PROXIES_COUNT", whole(0, 5), 0, processes=API)
+# Checked against the shipped locales, and each other, by learnbot.setting.locales.
+SUPPORTED_LOCALES = Setting("SUPPORTED_LOCALES", names, key="supportedLocales", processes=API)
+DEFAULT_LOCALE = Setting("DEFAULT_LOCALE", text, "en", key="defaultLocale", processes=API)
+# Read by the metrics client library, not checked.
+PROMETHEUS_MULTIPROC_DIR = Setting("PROMETHEUS_MULTIPROC_DIR", text, processes=BOTH)
+
+# The backup job (learnbot backup).
+BACKUP_DIR = Setting("BACKUP_DIR", Path, Path("var/backups"), processes=BACKUP)
+BACKUP_SCHEDULE = Setting(
+    "BACKUP_SCHEDULE",
+    cron(DEFAULT_SCHEDULE),
+    DEFAULT_SCHEDULE,
+    key="backupSchedule",
+    processes=BACKUP,
+    stack_allowed=_cron_in_stack(DEFAULT_SCHEDULE),
+)
+BACKUP_DRILL_SCHEDULE = Setting(
+    "BACKUP_DRILL_SCHEDULE",
+    cron(DEFAULT_DRILL_SCHEDULE),
+    DEFAULT_DRILL_SCHEDULE,
+    key="backupDrillSchedule",
+    processes=BACKUP,
+    stack_allowed=_cron_in_stack(DEFAULT_DRILL_SCHEDULE),
+)
+# At least one daily backup, or pruning could remove the one just taken.
+BACKUP_KEEP_DAILY = Setting(
+    "BACKUP_KEEP_DAILY", whole(1, 3660), 7, key="backupKeepDaily", processes=BACKUP
+)
+BACKUP_KEEP_WEEKLY = Setting(
+    "BACKUP_KEEP_WEEKLY", whole(0, 520), 4, key="backupKeepWeekly", processes=BACKUP
+)
+BACKUP_KEEP_MONTHLY = Setting(
+    "BACKUP_KEEP_MONTHLY", whole(0, 1200), 6, key="backupKeepMonthly", processes=BACKUP
+)
+# Unset: all interfaces with APP_ENV=production (a container), else loopback.
+BACKUP_METRICS_HOST = Setting("BACKUP_METRICS_HOST", host, processes=BACKUP)
+BACKUP_METRICS_PORT = Setting(
+    "BACKUP_METRICS_PORT", whole(1, 65535), DEFAULT_BACKUP_METRICS_PORT, processes=BACKUP
+)
+# Names the metric files a process writes in PROMETHEUS_MULTIPROC_DIR instead of its pid, for
+# processes in separate containers, where pids repeat (each is 1), sharing that folder.
+BACKUP_METRICS_WRITER = Setting(
+    "BACKUP_METRICS_WRITER",
+    matching(
+        METRICS_WRITER_PATTERN,
+        "1 to 63 lower-case letters, digits and -, one name per process writing at a time "
+        "(unset: the process id)",
+    ),
+    processes=BACKUP,
+)
+BACKUP_S3_URL = Setting("BACKUP_S3_URL", s3_url, key="backupS3Url", processes=BACKUP)
+BACKUP_S3_ENDPOINT_URL = Setting(
+    "BACKUP_S3_ENDPOINT_URL",
+    endpoint_url,
+    key="backupS3EndpointUrl",
+    processes=BACKUP,
+    stack_allowed="an http(s) URL without credentials, such as https://s3.eu-central-1.example.com",
+)
+# Read by boto3, the S3 client the backup job uploads with.
+AWS_DEFAULT_REGION = Setting("AWS_DEFAULT_REGION", region, key="backupS3Region", processes=BACKUP)
+AWS_ACCESS_KEY_ID = Setting(
+    "AWS_ACCESS_KEY_ID", text, key="backupS3AccessKeyId", secret=True, processes=BACKUP
+)
+AWS_SECRET_ACCESS_KEY = Setting(
+    "AWS_SECRET_ACCESS_KEY", text, key="backupS3SecretAccessKey", secret=True, processes=BACKUP
+)
+
+SETTINGS = declared(globals())
