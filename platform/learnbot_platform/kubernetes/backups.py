@@ -157,6 +157,22 @@ class KubernetesBackups(pulumi.ComponentResource):
             service_resource_name=f"{name}-service",
         )
 
+    @property
+    def _beside_metrics_pod(self) -> k8s.core.v1.AffinityArgs:
+        """On the metrics pod's node, where the ReadWriteOnce claim is mounted already."""
+        return k8s.core.v1.AffinityArgs(
+            pod_affinity=k8s.core.v1.PodAffinityArgs(
+                required_during_scheduling_ignored_during_execution=[
+                    k8s.core.v1.PodAffinityTermArgs(
+                        label_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels=self._cluster.selector(self.metrics_name)
+                        ),
+                        topology_key="kubernetes.io/hostname",
+                    )
+                ]
+            )
+        )
+
     def _cron_job(
         self,
         resource_name: str,
@@ -168,19 +184,6 @@ class KubernetesBackups(pulumi.ComponentResource):
         deadline_seconds: int,
     ) -> k8s.batch.v1.CronJob:
         cluster = self._cluster
-        # On the metrics pod's node, where the ReadWriteOnce claim is mounted already.
-        affinity = k8s.core.v1.AffinityArgs(
-            pod_affinity=k8s.core.v1.PodAffinityArgs(
-                required_during_scheduling_ignored_during_execution=[
-                    k8s.core.v1.PodAffinityTermArgs(
-                        label_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels=cluster.selector(self.metrics_name)
-                        ),
-                        topology_key="kubernetes.io/hostname",
-                    )
-                ]
-            )
-        )
         return k8s.batch.v1.CronJob(
             resource_name,
             metadata=cluster.metadata(object_name, "backup"),
@@ -207,7 +210,7 @@ class KubernetesBackups(pulumi.ComponentResource):
                                 restart_policy="Never",
                                 # A dump in progress gets time to finish or clean up.
                                 termination_grace_period_seconds=120,
-                                affinity=affinity,
+                                affinity=self._beside_metrics_pod,
                                 volumes=self._volumes,
                                 volume_mounts=self._mounts,
                             ),

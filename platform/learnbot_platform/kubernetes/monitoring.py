@@ -90,11 +90,12 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         super().__init__("learnbot:platform:Monitoring", name, None, opts)
         self._name = name
         self._args = args
-        self._cluster = cluster = args.cluster
+        self._cluster = args.cluster
         prefix = args.name_prefix
         self.release_name = f"{prefix}-monitoring"
         self._alertmanager_config_name = f"{prefix}-alertmanager-config"
         self._alertmanager_files_name = f"{prefix}-alertmanager-files"
+        self._exporter_name = f"{prefix}-postgres-exporter"
         # The chart cuts the names it derives its objects' names from at 26 characters.
         self.fullname = self.release_name[:26].rstrip("-")
 
@@ -103,40 +104,11 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         self.grafana_url: pulumi.Output[str] | None = None
         self.prometheus_url: pulumi.Output[str] | None = None
         self.chart = self._chart() if args.install_operator else None
-        after_chart = cluster.options(self, depends_on=[self.chart] if self.chart else [])
-        self.rules = [
-            k8s.apiextensions.CustomResource(
-                f"{name}-rules-{PurePath(file).stem}",
-                api_version="monitoring.coreos.com/v1",
-                kind="PrometheusRule",
-                metadata=cluster.metadata(
-                    f"{prefix}-{PurePath(file).stem}", "alerts", labels=args.selector_labels
-                ),
-                spec={"groups": yaml.safe_load(text)["groups"]},
-                opts=after_chart,
-            )
-            for file, text in args.sources.rule_files.items()
-        ]
-        self.dashboards = [
-            k8s.core.v1.ConfigMap(
-                f"{name}-dashboard-{PurePath(file).stem}",
-                metadata=cluster.metadata(
-                    f"{prefix}-dashboard-{PurePath(file).stem}",
-                    "dashboards",
-                    labels={DASHBOARD_LABEL: "1"},
-                ),
-                data={file: text},
-                opts=cluster.options(self),
-            )
-            for file, text in args.sources.dashboards.items()
-        ]
+        after_chart = self._cluster.options(self, depends_on=[self.chart] if self.chart else [])
+        self.rules = self._rules(after_chart)
+        self.dashboards = self._dashboards()
         self.exporter = self._exporter()
-        exporter_name = f"{prefix}-postgres-exporter"
-        monitored = [
-            *args.targets,
-            MonitoredService(POSTGRES_JOB, cluster.selector(exporter_name), "metrics"),
-        ]
-        self.service_monitors = [self._service_monitor(target, after_chart) for target in monitored]
+        self.service_monitors = self._service_monitors(after_chart)
         self.register_outputs(
             {"grafana_url": self.grafana_url, "prometheus_url": self.prometheus_url}
         )
@@ -262,6 +234,52 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             },
         }
 
+    def _rules(self, opts: pulumi.ResourceOptions) -> list[k8s.apiextensions.CustomResource]:
+        """A PrometheusRule per rule file of alerts/."""
+        args = self._args
+        return [
+            k8s.apiextensions.CustomResource(
+                f"{self._name}-rules-{PurePath(file).stem}",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=self._cluster.metadata(
+                    f"{args.name_prefix}-{PurePath(file).stem}",
+                    "alerts",
+                    labels=args.selector_labels,
+                ),
+                spec={"groups": yaml.safe_load(text)["groups"]},
+                opts=opts,
+            )
+            for file, text in args.sources.rule_files.items()
+        ]
+
+    def _dashboards(self) -> list[k8s.core.v1.ConfigMap]:
+        """A ConfigMap per dashboard of dashboards/, labelled for Grafana's sidecar."""
+        cluster = self._cluster
+        return [
+            k8s.core.v1.ConfigMap(
+                f"{self._name}-dashboard-{PurePath(file).stem}",
+                metadata=cluster.metadata(
+                    f"{self._args.name_prefix}-dashboard-{PurePath(file).stem}",
+                    "dashboards",
+                    labels={DASHBOARD_LABEL: "1"},
+                ),
+                data={file: text},
+                opts=cluster.options(self),
+            )
+            for file, text in self._args.sources.dashboards.items()
+        ]
+
+    def _service_monitors(
+        self, opts: pulumi.ResourceOptions
+    ) -> list[k8s.apiextensions.CustomResource]:
+        """The stack's targets and postgres_exporter, each scraped under its job name."""
+        monitored = [
+            *self._args.targets,
+            MonitoredService(POSTGRES_JOB, self._cluster.selector(self._exporter_name), "metrics"),
+        ]
+        return [self._service_monitor(target, opts) for target in monitored]
+
     def _service_monitor(
         self, target: MonitoredService, opts: pulumi.ResourceOptions
     ) -> k8s.apiextensions.CustomResource:
@@ -303,7 +321,7 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             f"{self._name}-postgres-exporter",
             self._cluster,
             self,
-            name=f"{args.name_prefix}-postgres-exporter",
+            name=self._exporter_name,
             component="postgres-exporter",
             pod=k8s.core.v1.PodSpecArgs(
                 security_context=pod_security(NOBODY_UID),
