@@ -21,7 +21,7 @@ from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from learnbot import __version__
-from learnbot.api import admin, auth, i18n, me, ops
+from learnbot.api import admin, auth, i18n, me, miniapp, ops
 from learnbot.api.locale import add_content_language, catalog_of, negotiate_request_locale
 from learnbot.api.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -166,6 +166,8 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     add_extensions(app)
     for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp):
         app.blueprint(blueprint)
+    if settings.miniapp_enabled:
+        app.blueprint(miniapp.bp)
     install_middleware(app)
     add_listeners(app)
     return app

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ipaddress
 import logging
 import logging.config
 import os
@@ -12,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from learnbot.auth import sign_init_data
 from learnbot.backup.arguments import add_backup_commands
@@ -126,6 +129,7 @@ def serve(settings: Settings) -> None:
     log.info(
         "serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers
     )
+    _log_miniapp(settings)
     bound_sanic_processes(settings.shutdown_grace_seconds)
     try:
         Sanic.serve(primary=app, app_loader=loader)
@@ -134,23 +138,58 @@ def serve(settings: Settings) -> None:
         log.info("stopped while starting")
 
 
+def _log_miniapp(settings: Settings) -> None:
+    if not settings.miniapp_enabled:
+        return
+    if settings.miniapp_url:
+        log.info("the Mini App is served at /app/; Telegram opens %s", settings.miniapp_url)
+    else:
+        log.info("the Mini App is served at /app/; set MINIAPP_URL to the URL Telegram opens")
+    if settings.app_env == "development":
+        log.info("to open it in a desktop browser: learnbot sign-init-data --user-id 42 --app-link")
+
+
 def print_init_data(settings: Settings, args: argparse.Namespace) -> None:
     if settings.telegram_bot_token is None:
         raise ConfigError("TELEGRAM_BOT_TOKEN", "needed to sign init data")
+    if args.app_link:
+        _check_development_page(settings)
     user: dict[str, object] = {"id": args.user_id, "first_name": args.first_name}
     if args.last_name:
         user["last_name"] = args.last_name
     if args.username:
         user["username"] = args.username
     user["language_code"] = args.lang
-    print(
-        sign_init_data(
-            settings.telegram_bot_token,
-            user,
-            auth_date=int(time.time()),
-            query_id=f"learnbot-cli-{args.user_id}",
-        )
+    signed = sign_init_data(
+        settings.telegram_bot_token,
+        user,
+        auth_date=int(time.time()),
+        query_id=f"learnbot-cli-{args.user_id}",
     )
+    print(development_app_link(settings, signed) if args.app_link else signed)
+
+
+def _check_development_page(settings: Settings) -> None:
+    if settings.app_env != "development" or not settings.miniapp_enabled:
+        raise ConfigError(
+            "APP_ENV",
+            "development, with MINIAPP_ENABLED, for --app-link: /app/dev.html is served in "
+            "development only",
+        )
+
+
+def development_app_link(settings: Settings, init_data: str) -> str:
+    """/app/dev.html of this service with the launch parameters in the fragment, as Telegram
+    hands them to a Mini App (the version a browser outside Telegram reports)."""
+    host = settings.host
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(host)
+        # Listening on every interface: the link goes to this machine's loopback.
+        host = "127.0.0.1" if address.is_unspecified else host
+        host = f"[{host}]" if ":" in host else host
+    launch = {"tgWebAppData": init_data, "tgWebAppVersion": "6.0", "tgWebAppPlatform": "unknown"}
+    fragment = "&".join(f"{key}={quote(value, safe='')}" for key, value in launch.items())
+    return f"http://{host}:{settings.port}/app/dev.html#{fragment}"
 
 
 def _telegram_id(raw: str) -> int:
@@ -174,6 +213,12 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--last-name")
     sign.add_argument("--username")
     sign.add_argument("--lang", default="en", help="the user's Telegram language_code")
+    sign.add_argument(
+        "--app-link",
+        action="store_true",
+        help="print a link that opens the Mini App signed in, in a desktop browser "
+        "(development: /app/dev.html)",
+    )
     add_backup_commands(commands)
     return parser
 

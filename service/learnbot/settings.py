@@ -59,6 +59,8 @@ class Settings:
     proxies_count: int = 0
     default_locale: str = "en"
     supported_locales: tuple[str, ...] = ("en",)
+    miniapp_enabled: bool = True
+    miniapp_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -95,6 +97,8 @@ class Settings:
             rate_limit_telegram_id=table.RATE_LIMIT_TELEGRAM_ID.value_from_env(env),
             rate_limit_storage_url=table.RATE_LIMIT_STORAGE_URL.from_env(env),
             proxies_count=table.PROXIES_COUNT.value_from_env(env),
+            miniapp_enabled=table.MINIAPP_ENABLED.value_from_env(env),
+            miniapp_url=table.MINIAPP_URL.from_env(env),
             **_locales(env),
         )
 

@@ -126,6 +126,33 @@ def region(raw: str) -> str:
     return raw
 
 
+def miniapp_url(raw: str) -> str:
+    """The https URL Telegram opens: Telegram requires https and appends the launch data as the
+    fragment, so the URL has none of its own; no credentials."""
+    if not _is_miniapp_url(raw):
+        raise Invalid(
+            "an https URL without credentials or fragment, such as https://learnbot.example.com/app/"
+        )
+    return raw
+
+
+def _is_miniapp_url(raw: str) -> bool:
+    if not raw.isascii() or "#" in raw or any(character.isspace() for character in raw):
+        return False
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "https"
+        and bool(parts.hostname)
+        and port != 0
+        and parts.username is None
+        and parts.password is None
+    )
+
+
 def _cron_in_stack(example: str) -> str:
     return f"a cron expression of five fields (minute hour day month weekday), such as '{example}'"
 
@@ -192,6 +219,9 @@ PROXIES_COUNT = Setting("PROXIES_COUNT", whole(0, 5), 0, processes=API)
 # Checked against the shipped locales, and each other, by learnbot.setting.locales.
 SUPPORTED_LOCALES = Setting("SUPPORTED_LOCALES", names, key="supportedLocales", processes=API)
 DEFAULT_LOCALE = Setting("DEFAULT_LOCALE", text, "en", key="defaultLocale", processes=API)
+# The starter Mini App at /app/, and the URL Telegram opens (registered with BotFather).
+MINIAPP_ENABLED = Setting("MINIAPP_ENABLED", flag, True, processes=API)
+MINIAPP_URL = Setting("MINIAPP_URL", miniapp_url, processes=API)
 # Read by the metrics client library, not checked.
 PROMETHEUS_MULTIPROC_DIR = Setting("PROMETHEUS_MULTIPROC_DIR", text, processes=BOTH)
 

@@ -72,7 +72,8 @@ def test_the_installed_package_is_the_one_imported(installed: Path, tmp_path: Pa
 
 
 def test_the_installed_service_answers(server: Server) -> None:
-    for path in ("/health", "/ready", "/i18n/locales"):
+    # /app/dev/... is the development server's: the package holds the stand-in too.
+    for path in ("/health", "/ready", "/i18n/locales", "/app/", "/app/app.js", "/app/dev.html"):
         answer = httpx.get(server.url + path, timeout=5)
         assert answer.status_code == 200, (path, answer.text, server.log())
     assert httpx.get(server.url + "/i18n/locales").json()["default"] == "en"

@@ -7,6 +7,7 @@ from sanic_ext import openapi
 from learnbot.api import schemas
 from learnbot.api.auth import current_user
 from learnbot.api.bodies import json_object
+from learnbot.api.caching import client_has
 from learnbot.api.locale import choose_locale
 from learnbot.api.problems import InvalidInput, NotFound
 from learnbot.api.views import user_view
@@ -59,9 +60,7 @@ async def catalog(request: AppRequest, locale: str) -> HTTPResponse:
         )
     found = request.app.ctx.catalogs[code]
     headers = {"ETag": found.etag, "Cache-Control": CACHE_CONTROL}
-    if_none_match = request.headers.get("if-none-match", "")
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    if found.etag in tags or "*" in tags:
+    if client_has(request, found.etag):
         return empty(status=304, headers=headers)
     return raw(found.miniapp_document, headers=headers, content_type="application/json")
 
