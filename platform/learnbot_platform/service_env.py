@@ -58,6 +58,7 @@ def api_environment(config: StackConfig) -> dict[str, str]:
         "PROXIES_COUNT": str(1 + config.proxies_in_front),
         "SENTRY_ENVIRONMENT": config.sentry_environment,
         "APP_REVISION": config.api_image_tag,
+        "MINIAPP_URL": config.miniapp_url or "",
     }
     if config.telegram_bot_id is not None:
         env["TELEGRAM_BOT_ID"] = str(config.telegram_bot_id)

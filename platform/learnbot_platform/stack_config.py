@@ -174,6 +174,8 @@ class StackConfig:
     target: str = "docker"
     # Set when target is kubernetes.
     kubernetes: KubernetesConfig | None = None
+    # The https URL Telegram opens the Mini App at, registered with BotFather.
+    miniapp_url: str | None = None
 
 
 def _target(raw: str) -> str:
@@ -485,6 +487,7 @@ def load_stack_config(
         alerts=_alert_receivers(values),
         target=target,
         kubernetes=kubernetes,
+        miniapp_url=values.get(table.MINIAPP_URL),
     )
 
 

@@ -221,7 +221,7 @@ SUPPORTED_LOCALES = Setting("SUPPORTED_LOCALES", names, key="supportedLocales", 
 DEFAULT_LOCALE = Setting("DEFAULT_LOCALE", text, "en", key="defaultLocale", processes=API)
 # The starter Mini App at /app/, and the URL Telegram opens (registered with BotFather).
 MINIAPP_ENABLED = Setting("MINIAPP_ENABLED", flag, True, processes=API)
-MINIAPP_URL = Setting("MINIAPP_URL", miniapp_url, processes=API)
+MINIAPP_URL = Setting("MINIAPP_URL", miniapp_url, key="miniAppUrl", processes=API)
 # Read by the metrics client library, not checked.
 PROMETHEUS_MULTIPROC_DIR = Setting("PROMETHEUS_MULTIPROC_DIR", text, processes=BOTH)
 

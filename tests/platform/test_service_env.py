@@ -182,6 +182,13 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "https://o1.ingest.sentry.io/42",
         "http://key@sentry.local:9000/1",
     ),
+    "miniAppUrl": (
+        "https://learnbot.example.com/app/",
+        "http://learnbot.example.com/app/",
+        "https://user@learnbot.example.com/app/",
+        "https://learnbot.example.com/app/#x",
+        "learnbot.example.com/app/",
+    ),
     "sentryEnvironment": ("production", "staging-2", "a b"),
     "apiWorkers": ("1", "4", "0", "64"),
     "databasePoolSize": ("1", "10", "0", "45"),

@@ -143,6 +143,7 @@ INVALID = [
     ("logLevel", "LOUD", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("sentryDsn", "https://sentry.example.com", "https://<key>@<host>/<project id>"),
     ("sentryEnvironment", "prod env", "1 to 64 letters, digits"),
+    ("miniAppUrl", "http://learnbot.example.com/app/", "an https URL without credentials"),
     ("apiImageTag", "latest", "not latest"),
     ("apiImageTag", "v1 beta", "a version tag for the built service image"),
     ("apiReplicas", "0", "a whole number from 1 to 16"),
