@@ -67,8 +67,13 @@ USER = obj(
 )
 ADMIN_USER: Schema = {
     **USER,
-    "properties": {**USER["properties"], "is_blocked": BOOLEAN, "last_seen_at": DATE_TIME},
-    "required": [*USER["required"], "is_blocked", "last_seen_at"],
+    "properties": {
+        **USER["properties"],
+        "is_blocked": BOOLEAN,
+        "source": NULLABLE_STRING,
+        "last_seen_at": DATE_TIME,
+    },
+    "required": [*USER["required"], "is_blocked", "source", "last_seen_at"],
 }
 ACCOUNT = obj(
     {
@@ -191,3 +196,20 @@ def responses(
             for problem in problem_statuses
         ),
     ]
+
+
+# A Telegram Update (https://core.telegram.org/bots/api#update): its id, and any of the kinds.
+BOT_UPDATE: Schema = {
+    "type": "object",
+    "required": ["update_id"],
+    "properties": {"update_id": {"type": "integer", "minimum": 0}},
+    "additionalProperties": True,
+}
+WEBHOOK_SECRET_HEADER = Parameter(
+    "X-Telegram-Bot-Api-Secret-Token",
+    String(pattern=r"^[A-Za-z0-9_-]{1,256}$"),  # type: ignore[no-untyped-call]
+    "header",
+    required=True,
+    description="the secret_token given to setWebhook (TELEGRAM_WEBHOOK_SECRET)",
+)
+WEBHOOK_ANSWER = obj({"ok": BOOLEAN})

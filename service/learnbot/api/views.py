@@ -22,6 +22,7 @@ def admin_user_view(user: User) -> dict[str, object]:
     return {
         **user_view(user),
         "is_blocked": user.is_blocked,
+        "source": user.source,
         "last_seen_at": user.last_seen_at.isoformat(),
     }
 

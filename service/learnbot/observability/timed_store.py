@@ -102,3 +102,11 @@ class TimedStore(UserStore):
 
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
         return await self._timed("set_locale", lambda: self.inner.set_locale(user_id, locale))
+
+    async def set_source(self, user_id: int, source: str) -> User | None:
+        return await self._timed("set_source", lambda: self.inner.set_source(user_id, source))
+
+    async def record_update(self, update_id: int, received_at: datetime) -> bool:
+        return await self._timed(
+            "record_update", lambda: self.inner.record_update(update_id, received_at)
+        )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from learnbot.storage.models import (
     LinkedAccount,
@@ -15,8 +15,13 @@ from learnbot.storage.models import (
 # The users columns in the order both back ends read them into a User.
 USER_COLUMNS = (
     "id, telegram_id, username, first_name, last_name, language_code, is_premium, "
-    "photo_url, is_blocked, created_at, last_seen_at, locale"
+    "photo_url, is_blocked, created_at, last_seen_at, locale, source"
 )
+
+# Processed bot update ids are kept this long (Telegram redelivers for at most a day), pruned
+# when an update id that is a multiple of PRUNE_EVERY is recorded.
+UPDATES_KEPT = timedelta(days=7)
+PRUNE_EVERY = 100
 
 
 class StorageError(Exception):
@@ -97,3 +102,12 @@ class UserStore(ABC):
     @abstractmethod
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
         """Saves the user's preferred locale (None forgets it)."""
+
+    @abstractmethod
+    async def set_source(self, user_id: int, source: str) -> User | None:
+        """Records where the user came from (their first /start payload) unless a source is
+        recorded already or the user is blocked; returns the user only when it was written."""
+
+    @abstractmethod
+    async def record_update(self, update_id: int, received_at: datetime) -> bool:
+        """Remembers a bot update id; False when it was recorded before (a redelivery)."""

@@ -31,6 +31,8 @@ class User:
     created_at: datetime
     last_seen_at: datetime
     locale: str | None = None
+    # The payload of the user's first /start that carried one (the bot's deep link).
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,14 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from learnbot.storage import migrations
-from learnbot.storage.base import USER_COLUMNS, AccountConflict, StorageError, UserStore
+from learnbot.storage.base import (
+    PRUNE_EVERY,
+    UPDATES_KEPT,
+    USER_COLUMNS,
+    AccountConflict,
+    StorageError,
+    UserStore,
+)
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.deadline import Deadline, within_deadline
 from learnbot.storage.models import (
@@ -161,7 +168,7 @@ class PostgresUserStore(UserStore):
                 )
                 row = await cursor.fetchone()
         assert row is not None
-        return SignIn(user=_user(row), created=row[12])
+        return SignIn(user=_user(row), created=row[13])
 
     @within_deadline
     async def get_user(self, telegram_id: int) -> User | None:
@@ -213,7 +220,7 @@ class PostgresUserStore(UserStore):
                 display_name=display_name,
                 linked_at=datetime.fromisoformat(linked_at).astimezone(UTC),
             )
-            for provider, external_id, display_name, linked_at in row[12]
+            for provider, external_id, display_name, linked_at in row[13]
         ]
         return _user(row), accounts
 
@@ -333,6 +340,28 @@ class PostgresUserStore(UserStore):
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
         return await self._update_user("locale = %s", "id = %s", (locale, user_id))
 
+    @within_deadline
+    async def set_source(self, user_id: int, source: str) -> User | None:
+        return await self._update_user(
+            "source = %s", "id = %s AND source IS NULL AND NOT is_blocked", (source, user_id)
+        )
+
+    @within_deadline
+    async def record_update(self, update_id: int, received_at: datetime) -> bool:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                "INSERT INTO bot_updates (update_id, received_at) VALUES (%s, %s) "
+                "ON CONFLICT (update_id) DO NOTHING",
+                (update_id, _utc(received_at)),
+            )
+            new = cursor.rowcount > 0
+            if new and update_id % PRUNE_EVERY == 0:
+                await connection.execute(
+                    "DELETE FROM bot_updates WHERE received_at < %s",
+                    (_utc(received_at) - UPDATES_KEPT,),
+                )
+        return new
+
     async def _update_user(
         self, assignment: str, condition: str, params: tuple[object, ...]
     ) -> User | None:
@@ -388,6 +417,7 @@ def _user(row: TupleRow) -> User:
         created_at=row[9].astimezone(UTC),
         last_seen_at=row[10].astimezone(UTC),
         locale=row[11],
+        source=row[12],
     )
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from learnbot.storage import migrations
-from learnbot.storage.base import USER_COLUMNS, AccountConflict, StorageError, UserStore
+from learnbot.storage.base import (
+    PRUNE_EVERY,
+    UPDATES_KEPT,
+    USER_COLUMNS,
+    AccountConflict,
+    StorageError,
+    UserStore,
+)
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.models import (
     LinkedAccount,
@@ -230,6 +237,30 @@ class SQLiteUserStore(UserStore):
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
         return await self._update_user("locale = ?", "id = ?", (locale, user_id))
 
+    async def set_source(self, user_id: int, source: str) -> User | None:
+        return await self._update_user(
+            "source = ?", "id = ? AND source IS NULL AND NOT is_blocked", (source, user_id)
+        )
+
+    async def record_update(self, update_id: int, received_at: datetime) -> bool:
+        received = _timestamp(received_at)
+
+        def record(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "INSERT INTO bot_updates (update_id, received_at) VALUES (?, ?) "
+                "ON CONFLICT (update_id) DO NOTHING",
+                (update_id, received),
+            )
+            new = cursor.rowcount > 0
+            if new and update_id % PRUNE_EVERY == 0:
+                connection.execute(
+                    "DELETE FROM bot_updates WHERE received_at < ?",
+                    (_timestamp(received_at - UPDATES_KEPT),),
+                )
+            return new
+
+        return await self._run(record)
+
     async def _update_user(
         self, assignment: str, condition: str, params: tuple[object, ...]
     ) -> User | None:
@@ -322,6 +353,7 @@ def _user(row: Any) -> User:
         created_at=_from_timestamp(row[9]),
         last_seen_at=_from_timestamp(row[10]),
         locale=row[11],
+        source=row[12],
     )
 
 
