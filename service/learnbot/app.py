@@ -21,7 +21,7 @@ from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from learnbot import __version__
-from learnbot.api import admin, auth, i18n, me, miniapp, ops
+from learnbot.api import admin, auth, i18n, me, miniapp, ops, telegram
 from learnbot.api.locale import add_content_language, catalog_of, negotiate_request_locale
 from learnbot.api.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -38,6 +38,8 @@ from learnbot.api.problems import (
     ResponseTimedOut,
 )
 from learnbot.api.rate_limits import RateLimits
+from learnbot.bot.client import BotClient
+from learnbot.bot.updates import Bot
 from learnbot.context import App, AppContext, AppRequest, Resources
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
@@ -164,7 +166,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     )
     configure(app, settings)
     add_extensions(app)
-    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp):
+    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp, telegram.bp):
         app.blueprint(blueprint)
     if settings.miniapp_enabled:
         app.blueprint(miniapp.bp)
@@ -258,7 +260,16 @@ async def open_resources(app: App) -> None:
         readiness=ops.ReadinessProbe(store),
         rate_limits=RateLimits(settings),
         metrics_registry=metrics_registry,
+        bot=open_bot(app, store),
     )
+
+
+def open_bot(app: App, store: TimedStore) -> Bot | None:
+    settings = app.ctx.settings
+    token = settings.telegram_bot_token
+    if token is None or settings.uses_development_token:
+        return None
+    return Bot(settings, app.ctx.catalogs, store, BotClient(token, settings.telegram_api_url))
 
 
 async def start_pool_gauges(app: App) -> None:
@@ -276,6 +287,8 @@ async def stop_pool_gauges(app: App) -> None:
 
 
 async def close_database(app: App) -> None:
+    if app.ctx.resources.bot is not None:
+        await app.ctx.resources.bot.client.close()
     await app.ctx.resources.store.close()
     metrics.mark_worker_dead(os.getpid())
     exit_soon()

@@ -192,6 +192,18 @@ def development_app_link(settings: Settings, init_data: str) -> str:
     return f"http://{host}:{settings.port}/app/dev.html#{fragment}"
 
 
+def _bot_command(settings: Settings, command: str) -> int:
+    from learnbot.bot.client import BotApiFailed
+    from learnbot.bot.setup import setup, status
+
+    try:
+        (setup if command == "setup" else status)(settings)
+    except BotApiFailed as error:
+        print(f"learnbot: the Bot API refused: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _telegram_id(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**53:
         raise argparse.ArgumentTypeError("a Telegram user id: a whole number from 1 to 2^53-1")
@@ -219,6 +231,14 @@ def _parser() -> argparse.ArgumentParser:
         help="print a link that opens the Mini App signed in, in a desktop browser "
         "(development: /app/dev.html)",
     )
+    bot = commands.add_parser("bot", help="the Telegram bot's registration with Telegram")
+    bot_commands = bot.add_subparsers(dest="bot_command", required=True)
+    bot_commands.add_parser(
+        "setup",
+        help="register the webhook (TELEGRAM_WEBHOOK_URL, TELEGRAM_WEBHOOK_SECRET), the "
+        "commands in every supported locale and the Mini App menu button (MINIAPP_URL)",
+    )
+    bot_commands.add_parser("status", help="print Telegram's getWebhookInfo")
     add_backup_commands(commands)
     return parser
 
@@ -241,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(settings)
         elif args.command == "migrate":
             migrate(settings)
+        elif args.command == "bot":
+            return _bot_command(settings, args.bot_command)
         else:
             print_init_data(settings, args)
     except ConfigError as error:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from learnbot.api.ops import ReadinessProbe
     from learnbot.api.rate_limits import RateLimits
+    from learnbot.bot.updates import Bot
     from learnbot.i18n.catalogs import LocaleCatalog
     from learnbot.observability.timed_store import TimedStore
     from learnbot.settings import Settings
@@ -30,6 +31,8 @@ class Resources:
     readiness: ReadinessProbe
     rate_limits: RateLimits
     metrics_registry: CollectorRegistry
+    # The bot, where TELEGRAM_BOT_TOKEN (not the development one) is set.
+    bot: Bot | None = None
 
 
 @dataclass

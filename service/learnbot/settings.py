@@ -61,6 +61,9 @@ class Settings:
     supported_locales: tuple[str, ...] = ("en",)
     miniapp_enabled: bool = True
     miniapp_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_webhook_url: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -99,6 +102,9 @@ class Settings:
             proxies_count=table.PROXIES_COUNT.value_from_env(env),
             miniapp_enabled=table.MINIAPP_ENABLED.value_from_env(env),
             miniapp_url=table.MINIAPP_URL.from_env(env),
+            telegram_webhook_secret=table.TELEGRAM_WEBHOOK_SECRET.from_env(env),
+            telegram_webhook_url=table.TELEGRAM_WEBHOOK_URL.from_env(env),
+            telegram_api_url=table.TELEGRAM_API_URL.value_from_env(env),
             **_locales(env),
         )
 

@@ -153,6 +153,16 @@ def _is_miniapp_url(raw: str) -> bool:
     )
 
 
+def webhook_url(raw: str) -> str:
+    """The public https URL Telegram posts updates to (Telegram requires https)."""
+    if not _is_miniapp_url(raw):
+        raise Invalid(
+            "an https URL without credentials or fragment, such as "
+            "https://learnbot.example.com/telegram/webhook"
+        )
+    return raw
+
+
 def _cron_in_stack(example: str) -> str:
     return f"a cron expression of five fields (minute hour day month weekday), such as '{example}'"
 
@@ -222,6 +232,18 @@ DEFAULT_LOCALE = Setting("DEFAULT_LOCALE", text, "en", key="defaultLocale", proc
 # The starter Mini App at /app/, and the URL Telegram opens (registered with BotFather).
 MINIAPP_ENABLED = Setting("MINIAPP_ENABLED", flag, True, processes=API)
 MINIAPP_URL = Setting("MINIAPP_URL", miniapp_url, key="miniAppUrl", processes=API)
+# The bot: the secret Telegram sends with every webhook call, the public URL of the webhook
+# (`learnbot bot setup` registers it) and the Bot API's address (a stand-in in the tests).
+TELEGRAM_WEBHOOK_SECRET = Setting(
+    "TELEGRAM_WEBHOOK_SECRET",
+    matching(r"[A-Za-z0-9_-]{1,256}", "1 to 256 of A-Z a-z 0-9 _ - (Telegram's secret_token)"),
+    secret=True,
+    processes=API,
+)
+TELEGRAM_WEBHOOK_URL = Setting("TELEGRAM_WEBHOOK_URL", webhook_url, processes=API)
+TELEGRAM_API_URL = Setting(
+    "TELEGRAM_API_URL", endpoint_url, "https://api.telegram.org", processes=API
+)
 # Read by the metrics client library, not checked.
 PROMETHEUS_MULTIPROC_DIR = Setting("PROMETHEUS_MULTIPROC_DIR", text, processes=BOTH)
 

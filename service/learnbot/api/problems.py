@@ -85,6 +85,10 @@ class SignInRejected(Problem):
     status, slug, title = 401, "sign-in-rejected", N_("Telegram sign-in was rejected")
 
 
+class WebhookRejected(Problem):
+    status, slug, title = 401, "webhook-rejected", N_("Not a call from Telegram")
+
+
 class NotSignedIn(Problem):
     status, slug, title = 401, "not-signed-in", N_("Sign-in required")
 

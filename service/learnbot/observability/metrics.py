@@ -44,6 +44,12 @@ AUTH_ATTEMPTS = Counter(
 SIGN_INS = Counter(
     "auth_sign_ins_total", "Successful sign-ins by new or returning users.", ("kind",)
 )
+BOT_UPDATES = Counter(
+    "bot_updates_total", "Telegram updates received by the webhook.", ("type", "outcome")
+)
+BOT_API_REQUESTS = Counter(
+    "bot_api_requests_total", "Calls to the Telegram Bot API.", ("method", "outcome")
+)
 DB_POOL = Gauge(
     "db_pool_connections",
     "PostgreSQL pool connections, summed over live workers.",
