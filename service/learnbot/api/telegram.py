@@ -27,7 +27,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
     f"`{SECRET_HEADER}`. Every update Telegram sends is answered 200, one without the Bot "
     "API's shape too (and counted, not acted on); an `update_id` seen before is not acted on "
     "again.",
-    body=schemas.body(schemas.BOT_UPDATE),
+    body=schemas.BOT_UPDATE,
     parameter=schemas.WEBHOOK_SECRET_HEADER,
     response=schemas.responses(200, schemas.WEBHOOK_ANSWER, 401, 413, 503),
 )
