@@ -59,6 +59,7 @@ def api_environment(config: StackConfig) -> dict[str, str]:
         "SENTRY_ENVIRONMENT": config.sentry_environment,
         "APP_REVISION": config.api_image_tag,
         "MINIAPP_URL": config.miniapp_url or "",
+        "TELEGRAM_WEBHOOK_URL": config.telegram_webhook_url or "",
     }
     if config.telegram_bot_id is not None:
         env["TELEGRAM_BOT_ID"] = str(config.telegram_bot_id)
@@ -69,6 +70,7 @@ def api_secret_environment(config: StackConfig) -> dict[str, Secret]:
     secrets = {
         "TELEGRAM_BOT_TOKEN": config.telegram_bot_token,
         "SENTRY_DSN": config.sentry_dsn,
+        "TELEGRAM_WEBHOOK_SECRET": config.telegram_webhook_secret,
     }
     return {name: value for name, value in secrets.items() if value is not None}
 

@@ -176,6 +176,14 @@ class StackConfig:
     kubernetes: KubernetesConfig | None = None
     # The https URL Telegram opens the Mini App at, registered with BotFather.
     miniapp_url: str | None = None
+    # Where Telegram delivers the bot's updates, and the secret it sends with each.
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: Secret | None = None
+
+    @property
+    def sets_up_bot(self) -> bool:
+        """The stack runs `learnbot bot setup` when Telegram has somewhere to send updates."""
+        return self.telegram_webhook_url is not None and self.telegram_bot_token is not None
 
 
 def _target(raw: str) -> str:
@@ -488,7 +496,25 @@ def load_stack_config(
         target=target,
         kubernetes=kubernetes,
         miniapp_url=values.get(table.MINIAPP_URL),
+        **_webhook(values),
     )
+
+
+def _webhook(values: _Values) -> dict[str, Any]:
+    url = values.get(table.TELEGRAM_WEBHOOK_URL)
+    secret = values.secret(table.TELEGRAM_WEBHOOK_SECRET)
+    if url is not None and secret is None:
+        raise StackConfigError(
+            "telegramWebhookSecret",
+            "required when learnbot:telegramWebhookUrl is set: 1 to 256 of A-Z a-z 0-9 _ -, "
+            "set with `pulumi config set --secret learnbot:telegramWebhookSecret`",
+        )
+    if url is not None and values.get(table.TELEGRAM_BOT_TOKEN) is None:
+        raise StackConfigError(
+            "telegramBotToken",
+            "required when learnbot:telegramWebhookUrl is set: the bot answers with its token",
+        )
+    return {"telegram_webhook_url": url, "telegram_webhook_secret": secret}
 
 
 def _target_of(values: _Values) -> str:

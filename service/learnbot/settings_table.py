@@ -237,10 +237,13 @@ MINIAPP_URL = Setting("MINIAPP_URL", miniapp_url, key="miniAppUrl", processes=AP
 TELEGRAM_WEBHOOK_SECRET = Setting(
     "TELEGRAM_WEBHOOK_SECRET",
     matching(r"[A-Za-z0-9_-]{1,256}", "1 to 256 of A-Z a-z 0-9 _ - (Telegram's secret_token)"),
+    key="telegramWebhookSecret",
     secret=True,
     processes=API,
 )
-TELEGRAM_WEBHOOK_URL = Setting("TELEGRAM_WEBHOOK_URL", webhook_url, processes=API)
+TELEGRAM_WEBHOOK_URL = Setting(
+    "TELEGRAM_WEBHOOK_URL", webhook_url, key="telegramWebhookUrl", processes=API
+)
 TELEGRAM_API_URL = Setting(
     "TELEGRAM_API_URL", endpoint_url, "https://api.telegram.org", processes=API
 )

@@ -293,6 +293,7 @@ SECRETS = {
     "alertWebhookToken": "webhook-token-1a2b3c",
     "backupS3AccessKeyId": "AKIAEXAMPLE9Z8Y",
     "backupS3SecretAccessKey": "s3-secret-key-0x9y8z",
+    "telegramWebhookSecret": "telegram-webhook-secret-6b7c",
 }
 CONFIGURED = {
     **SECRETS,
@@ -308,6 +309,7 @@ CONFIGURED = {
     "backupKeepDaily": "10",
     "backupS3Url": "s3://learnbot-backups/prod",
     "backupS3Region": "eu-central-1",
+    "telegramWebhookUrl": "https://bot.example.com/telegram/webhook",
 }
 
 KUBERNETES_CONFIG = {

@@ -18,6 +18,7 @@ from kubernetes_objects import PROVIDER, is_object, manifests, of_kind, pod_spec
 from kubernetes_objects import env_of as container_env
 from stack_run import (
     COMPONENTS,
+    CONFIGURED,
     KUBERNETES_CONFIG,
     KUBERNETES_CONFIGURED,
     KUBERNETES_SECRETS,
@@ -282,6 +283,28 @@ def test_the_waits_for_the_ingress_and_the_monitoring_chart_are_settings(
     assert ingress["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
     chart = releases(tuned)["kube-prometheus-stack"]
     assert (chart["timeout"], chart["atomic"]) == (1800, False)
+
+
+def test_the_bot_is_set_up_by_a_job_once_the_api_is_ready(
+    kubernetes_stack: StackRun, kubernetes_configured: StackRun
+) -> None:
+    assert "learnbot-bot-setup" not in of_kind(kubernetes_stack, "Job")
+    job = of_kind(kubernetes_configured, "Job")["learnbot-prod-bot-setup"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["learnbot", "bot", "setup"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    api = of_kind(kubernetes_configured, "Deployment")["learnbot-prod-api"]
+    (server,) = api["spec"]["template"]["spec"]["containers"]
+    assert (container["image"], container["envFrom"]) == (server["image"], server["envFrom"])
+    assert {"name": "TELEGRAM_WEBHOOK_URL", "value": CONFIGURED["telegramWebhookUrl"]} in (
+        container["env"]
+    )
+    secret = of_kind(kubernetes_configured, "Secret")["learnbot-prod-api"]["stringData"]
+    assert secret["TELEGRAM_WEBHOOK_SECRET"] == KUBERNETES_SECRETS["telegramWebhookSecret"]
+    setup = kubernetes_configured.registration("api-bot-setup")
+    for dependency in ("api-deployment", "api-ingress"):
+        assert kubernetes_configured.registration(dependency).urn in setup.dependencies
+    assert setup.delete_before_replace
 
 
 def test_migrations_run_in_a_job_the_deployment_waits_for(kubernetes_stack: StackRun) -> None:

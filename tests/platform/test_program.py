@@ -18,6 +18,7 @@ from stack_run import (
     BOT_TOKEN,
     BUILT_IMAGE,
     COMPONENTS,
+    CONFIGURED,
     CONTAINER,
     REMOTE_IMAGE,
     ROOT,
@@ -215,6 +216,29 @@ def test_migrations_run_before_the_replicas_which_wait_for_the_schema(
         assert default_stack.registration(dependency).urn in (
             default_stack.registration("api-migrate").dependencies
         )
+
+
+def test_the_bot_is_set_up_once_the_proxy_runs_when_a_webhook_is_set(
+    default_stack: StackRun, configured_stack: StackRun
+) -> None:
+    assert "learnbot-bot-setup" not in default_stack.containers()
+    containers = configured_stack.containers()
+    setup = containers["lb-prod-bot-setup"]
+    assert setup["command"] == ["learnbot", "bot", "setup"]
+    # Run again by Docker until Telegram has taken the webhook; nothing waits for it.
+    assert (setup["restart"], setup["mustRun"]) == ("on-failure", False)
+    assert setup["healthcheck"] == {"tests": ["NONE"]}
+    registration = configured_stack.registration("api-bot-setup")
+    assert configured_stack.registration("api-proxy").urn in registration.dependencies
+    env = env_of(setup)
+    assert env["TELEGRAM_WEBHOOK_URL"] == CONFIGURED["telegramWebhookUrl"]
+    assert env["TELEGRAM_WEBHOOK_SECRET"] == SECRETS["telegramWebhookSecret"]
+    assert env["TELEGRAM_BOT_TOKEN"] == SECRETS["telegramBotToken"]
+    assert env == env_of(containers["lb-prod-migrate"])
+    assert (
+        env_of(containers["lb-prod-api-1"])["TELEGRAM_WEBHOOK_SECRET"]
+        == (SECRETS["telegramWebhookSecret"])
+    )
 
 
 def run_in_process(script: str) -> subprocess.CompletedProcess[str]:

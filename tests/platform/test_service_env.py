@@ -182,6 +182,13 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "https://o1.ingest.sentry.io/42",
         "http://key@sentry.local:9000/1",
     ),
+    "telegramWebhookSecret": ("s3cret", "a" * 256, "a" * 257, "a b", "\u00e9"),
+    "telegramWebhookUrl": (
+        "https://bot.example.com/telegram/webhook",
+        "http://bot.example.com/telegram/webhook",
+        "https://user@bot.example.com/telegram/webhook",
+        "https://bot.example.com/telegram/webhook#x",
+    ),
     "miniAppUrl": (
         "https://learnbot.example.com/app/",
         "http://learnbot.example.com/app/",
@@ -216,6 +223,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 CANDIDATES["backupS3AccessKeyId"] = ("AKIA", "a b", "\u00e9")
 CANDIDATES["backupS3SecretAccessKey"] = ("secret", "s/+=")
 NEEDS = {
+    "telegramWebhookUrl": {"telegramWebhookSecret": "s3cret"},
     "backupS3AccessKeyId": {"backupS3Url": "s3://bucket-1", "backupS3SecretAccessKey": "s"},
     "backupS3SecretAccessKey": {"backupS3Url": "s3://bucket-1", "backupS3AccessKeyId": "AK"},
     "backupS3EndpointUrl": {"backupS3Url": "s3://bucket-1"},

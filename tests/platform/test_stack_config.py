@@ -144,6 +144,7 @@ INVALID = [
     ("sentryDsn", "https://sentry.example.com", "https://<key>@<host>/<project id>"),
     ("sentryEnvironment", "prod env", "1 to 64 letters, digits"),
     ("miniAppUrl", "http://learnbot.example.com/app/", "an https URL without credentials"),
+    ("telegramWebhookSecret", "has space", "1 to 256 of A-Z a-z 0-9 _ -"),
     ("apiImageTag", "latest", "not latest"),
     ("apiImageTag", "v1 beta", "a version tag for the built service image"),
     ("apiReplicas", "0", "a whole number from 1 to 16"),
@@ -239,6 +240,21 @@ def test_every_key_has_an_invalid_case_or_takes_anything() -> None:
     assert not untested
 
 
+def test_a_webhook_needs_the_bot_token() -> None:
+    with pytest.raises(StackConfigError) as error:
+        load_stack_config(
+            {
+                "telegramBotId": "123456",
+                "telegramWebhookUrl": "https://bot.example.com/telegram/webhook",
+                "telegramWebhookSecret": "s3cret",
+            },
+            shipped_locales=SHIPPED,
+            default_api_image_tag="0.1.0",
+        )
+    assert error.value.key == "telegramBotToken"
+    assert "required when learnbot:telegramWebhookUrl is set" in str(error.value)
+
+
 # Settings whose check needs a partner setting, or a combination of settings.
 COMBINED: list[tuple[dict[str, str], str, str]] = [
     ({"alertTelegramBotToken": "987654321:AAalert"}, "alertTelegramChatId", "both"),
@@ -266,6 +282,16 @@ COMBINED: list[tuple[dict[str, str], str, str]] = [
         "at most 5 with 4 API replicas of 4 workers",
     ),
     ({"apiRepilcas": "3"}, "apiRepilcas", "not a setting of this stack"),
+    (
+        {"telegramWebhookUrl": "http://bot.example.com/telegram/webhook"},
+        "telegramWebhookUrl",
+        "https",
+    ),
+    (
+        {"telegramWebhookUrl": "https://bot.example.com/telegram/webhook"},
+        "telegramWebhookSecret",
+        "required when learnbot:telegramWebhookUrl is set",
+    ),
     ({"target": "kubernetes"}, "host", "required on Kubernetes"),
     (
         {"target": "kubernetes", "host": "api.example.com"},

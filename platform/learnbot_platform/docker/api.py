@@ -47,6 +47,8 @@ class ApiArgs:
     bind_address: str
     published_port: int
     proxy_memory_mb: int = 128
+    # Runs `learnbot bot setup` (the webhook, commands and menu button at Telegram).
+    bot_setup: bool = False
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -73,6 +75,7 @@ class Api(pulumi.ComponentResource):
             self.service_alias, API_PORT, listen_port=PROXY_PORT, health_port=PROXY_HEALTH_PORT
         )
         self.proxy = self._proxy()
+        self.bot_setup = self._bot_setup(envs) if args.bot_setup else None
         self.url = published_url(args.bind_address, args.published_port)
         self.register_outputs(
             {
@@ -121,21 +124,35 @@ class Api(pulumi.ComponentResource):
         """`learnbot migrate`, once per image. Docker runs it again until it succeeds, so a
         failure (the database not there yet, or down) heals without a new deploy; nothing reads
         its exit code, which Pulumi's state would keep forever."""
+        return self._one_shot("migrate", ["learnbot", "migrate"], envs, self._args.depends_on)
+
+    def _bot_setup(self, envs: list[pulumi.Input[str]]) -> docker.Container:
+        """`learnbot bot setup`, once per image or change of the bot's settings, once the proxy
+        that Telegram's updates arrive through runs; retried like the migration."""
+        return self._one_shot("bot-setup", ["learnbot", "bot", "setup"], envs, [self.proxy])
+
+    def _one_shot(
+        self,
+        component: str,
+        command: list[str],
+        envs: list[pulumi.Input[str]],
+        depends_on: Sequence[pulumi.Resource],
+    ) -> docker.Container:
         args = self._args
         return run_container(
-            f"{self._name}-migrate",
+            f"{self._name}-{component}",
             parent=self,
-            name=f"{args.name_prefix}-migrate",
+            name=f"{args.name_prefix}-{component}",
             image=self.image_ref,
-            component="migrate",
+            component=component,
             network=args.network,
             memory_mb=256,
-            command=["learnbot", "migrate"],
+            command=command,
             envs=envs,
             healthcheck=NO_HEALTHCHECK,
             restart="on-failure",
             must_run=False,
-            depends_on=args.depends_on,
+            depends_on=depends_on,
         )
 
     def _replicas(self, envs: list[pulumi.Input[str]]) -> list[docker.Container]:

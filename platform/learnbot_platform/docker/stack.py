@@ -68,6 +68,7 @@ def _api(settings: StackConfig, network: Network, database: Database) -> Api:
             redis_image=images["redisImage"],
             bind_address=settings.bind_address,
             published_port=settings.proxy_port,
+            bot_setup=settings.sets_up_bot,
             depends_on=[database.container, database.password_setter],
         ),
     )

@@ -54,6 +54,8 @@ class KubernetesApiArgs:
     ingress_class_name: str | None = None
     tls_secret_name: str | None = None
     await_ingress: bool = True
+    # Runs `learnbot bot setup` (the webhook, commands and menu button at Telegram).
+    bot_setup: bool = False
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -86,6 +88,7 @@ class KubernetesApi(pulumi.ComponentResource):
         self.autoscaler = self._autoscaler()
         self.disruption_budget = self._disruption_budget()
         self.ingress = self._ingress(name, args)
+        self.bot_setup = self._bot_setup_job(pod) if args.bot_setup else None
         scheme = "https" if args.tls_secret_name else "http"
         self.url = f"{scheme}://{args.host}"
         self.register_outputs(
@@ -103,13 +106,31 @@ class KubernetesApi(pulumi.ComponentResource):
         )
 
     def _migration_job(self, pod: ServicePod) -> k8s.batch.v1.Job:
-        name, args, cluster, prefix = self._name, self._args, self._cluster, self._args.name_prefix
+        # Pulumi waits for it to succeed before the Deployment rolls.
+        return self._job(
+            pod, "migrate", ["learnbot", "migrate"], [*self._args.depends_on, self.secret]
+        )
+
+    def _bot_setup_job(self, pod: ServicePod) -> k8s.batch.v1.Job:
+        # Once the API that Telegram's updates arrive at is ready.
+        return self._job(
+            pod, "bot-setup", ["learnbot", "bot", "setup"], [self.deployment, self.ingress]
+        )
+
+    def _job(
+        self,
+        pod: ServicePod,
+        component: str,
+        command: list[str],
+        depends_on: Sequence[pulumi.Resource],
+    ) -> k8s.batch.v1.Job:
+        name, cluster, prefix = self._name, self._cluster, self._args.name_prefix
         return k8s.batch.v1.Job(
-            f"{name}-migrate",
+            f"{name}-{component}",
             metadata=cluster.metadata(
-                f"{prefix}-migrate",
-                "migrate",
-                # A failed migration is run again, from a new Job, by the next `pulumi up`.
+                f"{prefix}-{component}",
+                component,
+                # A failed Job is run again, from a new Job, by the next `pulumi up`.
                 annotations={"pulumi.com/replaceUnready": "true"},
             ),
             spec=k8s.batch.v1.JobSpecArgs(
@@ -117,22 +138,18 @@ class KubernetesApi(pulumi.ComponentResource):
                 active_deadline_seconds=600,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=cluster.labels(f"{prefix}-migrate", "migrate")
+                        labels=cluster.labels(f"{prefix}-{component}", component)
                     ),
                     spec=pod.spec(
-                        ["learnbot", "migrate"],
+                        command,
                         resources(cpu_millicores=100, memory_mb=256),
                         restart_policy="Never",
                     ),
                 ),
             ),
             # Its pod template cannot change in place: a new release replaces the Job, which
-            # Pulumi waits for until it has succeeded, before the Deployment rolls.
-            opts=cluster.options(
-                self,
-                depends_on=[*args.depends_on, self.secret],
-                delete_before_replace=True,
-            ),
+            # Pulumi waits for until it has succeeded.
+            opts=cluster.options(self, depends_on=depends_on, delete_before_replace=True),
         )
 
     def _deployment(self, pod: ServicePod) -> k8s.apps.v1.Deployment:

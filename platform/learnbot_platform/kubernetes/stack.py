@@ -112,6 +112,7 @@ def _api(
             ingress_class_name=kubernetes.ingress_class_name,
             tls_secret_name=kubernetes.tls_secret_name,
             await_ingress=kubernetes.await_ingress,
+            bot_setup=settings.sets_up_bot,
             depends_on=[database.cluster],
         ),
     )
