@@ -15,7 +15,7 @@ from pulumi_program import ROOT
 RUNBOOKS = ROOT / "runbooks"
 PROCEDURES = RUNBOOKS / "procedures"
 
-ALERT_NAME = re.compile(r"Learnbot(?:Api|Postgres|Backup|Prometheus)(?:[A-Z][a-z0-9]*)+")
+ALERT_NAME = re.compile(r"Learnbot(?:Api|Bot|Postgres|Backup|Prometheus)(?:[A-Z][a-z0-9]*)+")
 RECORD_NAME = re.compile(r"[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*")
 SEVERITIES = {"critical", "warning", "info"}
 SECTIONS = ["## Meaning", "## Impact", "## Diagnosis", "## Mitigation"]
