@@ -53,10 +53,10 @@ bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~3.5
 	$(BIN)/python -m bench.run
 
 rehearse: $(INSTALLED) ## the Docker stack on this machine's Docker engine: deploy, check, deploy again, remove
-	PYTHONPATH=tests $(BIN)/python -m rehearsal
+	PYTHONPATH=platform:tests $(BIN)/python -m rehearsal
 
 rehearse-down: $(INSTALLED) ## remove a stack that `REHEARSAL_KEEP=1 make rehearse` left up
-	PYTHONPATH=tests $(BIN)/python -m rehearsal down
+	PYTHONPATH=platform:tests $(BIN)/python -m rehearsal down
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -13,6 +13,8 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+
+from learnbot_platform.repository import rule_paths
 from stack_run import (
     BASE_CONFIG,
     BOT_TOKEN,
@@ -33,8 +35,6 @@ from stack_run import (
     run_program,
     walk_unsecret,
 )
-
-from learnbot_platform.repository import rule_paths
 
 # Where each long-running container keeps what must survive a new container.
 DATA_PATHS = {
@@ -220,7 +220,7 @@ def test_migrations_run_before_the_replicas_which_wait_for_the_schema(
 def run_in_process(script: str) -> subprocess.CompletedProcess[str]:
     """A program run of its own: a failed run leaves pending futures that asyncio reports at
     exit."""
-    paths = [str(Path(__file__).parent), str(ROOT / "platform"), str(ROOT / "tests")]
+    paths = [str(ROOT / "platform"), str(ROOT / "tests")]
     return subprocess.run(
         [sys.executable, "-c", script],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},

@@ -12,7 +12,6 @@ import io
 import json
 import re
 import secrets
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,18 +25,13 @@ import yaml  # type: ignore[import-untyped]
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from rehearsal.standins.images import BY_NAME, REPOSITORY_ROOT, STANDINS, build_text
-
-PLATFORM = REPOSITORY_ROOT / "platform"
-if str(PLATFORM) not in sys.path:
-    sys.path.insert(0, str(PLATFORM))
-
 # The Pulumi program's own modules: the checks start each container as the stack does.
-from learnbot_platform import rendering, repository, service_env, stack_config  # noqa: E402
-from learnbot_platform.docker import api as stack_api  # noqa: E402
-from learnbot_platform.docker import containers as stack_containers  # noqa: E402
-from learnbot_platform.docker import database as stack_database  # noqa: E402
-from learnbot_platform.docker import monitoring as stack_monitoring  # noqa: E402
+from learnbot_platform import rendering, repository, service_env, stack_config
+from learnbot_platform.docker import api as stack_api
+from learnbot_platform.docker import containers as stack_containers
+from learnbot_platform.docker import database as stack_database
+from learnbot_platform.docker import monitoring as stack_monitoring
+from rehearsal.standins.images import BY_NAME, REPOSITORY_ROOT, STANDINS, build_text
 
 CHECK_LABEL = "learnbot.standin-check"
 SERVICE_TAG = "learnbot:standin-check"

@@ -18,7 +18,9 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from pulumi.runtime.sync_await import _sync_await
 
-ROOT = Path(__file__).resolve().parents[2]
+from learnbot_platform.repository import rule_paths
+
+ROOT = Path(__file__).resolve().parents[1]
 # The Docker target's settings that a Kubernetes stack refuses (learnbot_platform.stack_config).
 DOCKER_ONLY = ("bindAddress", "proxyPort", "grafanaPort", "prometheusPort")
 PLATFORM = ROOT / "platform"
@@ -53,10 +55,6 @@ def assert_command_exists(command: Sequence[str]) -> None:
 
 def jobs_the_rules_select() -> set[str]:
     """Every `job` the rule files of alerts/ select series by."""
-    # Imported here: the program's folder is on sys.path by the time a test runs, not yet when
-    # tests/platform/conftest.py imports this module.
-    from learnbot_platform.repository import rule_paths
-
     return {
         match for path in rule_paths() for match in re.findall(r'job="([\w.-]+)"', path.read_text())
     }
