@@ -172,8 +172,9 @@ class RecordingMonitor(MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.outputs_registered: set[str] = set()
 
+    # Pulumi's mocks are untyped.
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.registrations[response.urn] = Registration(
             urn=response.urn,
             type=request.type,
@@ -189,7 +190,7 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         self.outputs_registered.add(request.urn)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def is_secret_input(value: Any) -> bool:
@@ -270,12 +271,11 @@ def run_program(
     )
     namespace: dict[str, Any] = {}
 
-    @pulumi.runtime.test
     def program() -> Any:
         namespace.update(runpy.run_path(str(PLATFORM / "__main__.py"), run_name="__main__"))
         return pulumi.Output.all(*namespace["outputs"].values())
 
-    program()
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
     return StackRun(mocks, monitor, namespace)
 
 

@@ -480,7 +480,7 @@ def container_options(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "user": inputs.get("user"),
         "labels": labels(inputs),
         "log_config": LogConfig(
-            type=inputs.get("logDriver", "json-file"), config=inputs.get("logOpts")
+            type=inputs.get("logDriver", "json-file"), config=inputs.get("logOpts") or {}
         ),
         "mem_limit": f"{int(inputs['memory'])}m" if inputs.get("memory") else None,
         "ports": ports(name, inputs.get("ports") or []),
