@@ -40,7 +40,6 @@ lint: $(INSTALLED) ## ruff format check, ruff, mypy
 	$(BIN)/ruff format --check service platform tests bench alerts
 	$(BIN)/ruff check service platform tests bench alerts
 	$(BIN)/mypy
-	$(BIN)/mypy --strict platform/__main__.py platform/learnbot_platform alerts/*.py
 
 format: $(INSTALLED) ## rewrite the code in the project's format
 	$(BIN)/ruff format service platform tests bench alerts

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
 WEBHOOK_TOKEN_FILE = f"{ALERTMANAGER_SECRETS_DIR}/webhook-token"

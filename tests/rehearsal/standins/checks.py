@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 import docker
-import yaml  # type: ignore[import-untyped]
+import yaml
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 from docker.models.containers import Container
 
