@@ -45,8 +45,8 @@ format: $(INSTALLED) ## rewrite the code in the project's format
 	$(BIN)/ruff format service platform tests bench alerts
 	$(BIN)/ruff check --fix service platform tests bench alerts
 
-test: lint ## lint, then the whole test suite
-	$(BIN)/pytest
+test: lint ## lint, then the whole test suite and its coverage of the service and the program
+	$(BIN)/pytest --cov
 
 bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~3.5 min; see bench/README.md)
 	$(BIN)/python -m bench.run
@@ -58,4 +58,4 @@ rehearse-down: $(INSTALLED) ## remove a stack that `REHEARSAL_KEEP=1 make rehear
 	PYTHONPATH=platform:tests $(BIN)/python -m rehearsal down
 
 clean: ## remove the virtual environment and local data
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .coverage
