@@ -77,7 +77,8 @@ def learnbot_app(variant: str, log_config: dict[str, Any]) -> Sanic[Any, Any]:
     app = Sanic(
         app_name(variant),
         ctx=AppContext(settings, load_catalogs(settings.supported_locales)),
-        request_class=AppRequest,
+        # Sanic annotates request_class for its default Request type only.
+        request_class=AppRequest,  # type: ignore[arg-type]
         log_config=log_config,
     )
     install_middleware(app, leave_out=left_out)

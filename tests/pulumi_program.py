@@ -1,24 +1,17 @@
-"""The Pulumi program, importable from any test folder: its folder goes first on sys.path, as
-Pulumi puts it (the folder is never a package: the standard library owns the name `platform`),
-with tests/platform after it for stack_run, which runs the program under mocks. Also the one
-event loop Pulumi's SDK waits on, shared by every test that runs the program."""
+"""The one event loop Pulumi's SDK waits on, shared by every test that runs the Pulumi program.
+The program's own folder, platform/, comes first on sys.path, as Pulumi puts it: pytest's
+`pythonpath` (pyproject.toml) puts it there for every test."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
-PLATFORM = ROOT / "platform"
-PLATFORM_TESTS = ROOT / "tests" / "platform"
-for _folder in (PLATFORM_TESTS, PLATFORM):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
 
 if TYPE_CHECKING:
     from stack_run import StackRun

@@ -178,8 +178,9 @@ def init_data(
     )
 
 
-def tma(telegram_id: int, **user: object) -> dict[str, str]:
-    return {"Authorization": "tma " + init_data(telegram_id, **user)}
+def tma(telegram_id: int, *, first_name: str = "Ann", **user: object) -> dict[str, str]:
+    signed = init_data(telegram_id, first_name=first_name, token=BOT_TOKEN, auth_date=None, **user)
+    return {"Authorization": "tma " + signed}
 
 
 def telegram_hash(secret: bytes, fields: Mapping[str, object]) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
 WEBHOOK_TOKEN_FILE = f"{ALERTMANAGER_SECRETS_DIR}/webhook-token"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ def test_body_over_64_kib_is_413(client: httpx.Client) -> None:
 
 
 def test_chunked_body_over_64_kib_is_413(client: httpx.Client) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(80):
             yield b" " * 1024
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from backup_process import backup_env, backup_in_process, learnbot_backup
+from learnbot.backup.arguments import add_backup_commands
 from learnbot.backup.catalog import Backup, checksum_line
-from learnbot.backup.commands import add_backup_commands
 from learnbot.backup.manifest import DrillRecord
 
 

@@ -73,7 +73,7 @@ def test_run_once_with_the_database_down_exits_non_zero_and_keeps_nothing(
     assert list(backup_dir.iterdir()) == []
     # The process is gone; what it counted stays in the multiprocess files Prometheus reads.
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(metrics_dir))
+    multiprocess.MultiProcessCollector(registry, path=str(metrics_dir))  # type: ignore[no-untyped-call]
     assert registry.get_sample_value("backup_failures_total") == 1.0
     assert (
         registry.get_sample_value("backup_last_attempt_timestamp_seconds") or 0
@@ -146,7 +146,7 @@ def test_a_backup_taken_during_writes_restores_to_its_snapshot(
             "INSERT INTO users (telegram_id, first_name, created_at, last_seen_at) "
             "SELECT 2000000 + n, repeat('x', 200), now(), now() FROM generate_series(1, 50000) n"
         )
-    stop, written = threading.Event(), []
+    stop, written = threading.Event(), list[int]()
     writer = threading.Thread(target=write_continuously, args=(seeded_url, stop, written))
     writer.start()
     try:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from babel import Locale
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.plurals import get_plural
 
@@ -33,14 +33,20 @@ def code_messages() -> dict[str, str | None]:
     return found
 
 
+def translations(message: Message) -> tuple[str, ...]:
+    """A message's translated strings, one per plural form ("" when untranslated)."""
+    if isinstance(message.string, tuple | list):
+        return tuple(message.string)
+    return (message.string or "",)
+
+
 def messages(catalog: Catalog) -> dict[str, tuple[str, ...]]:
     result: dict[str, tuple[str, ...]] = {}
     for message in catalog:
         if not message.id:
             continue
         key = message.id if isinstance(message.id, str) else message.id[0]
-        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
-        result[key] = tuple(strings)
+        result[key] = translations(message)
     return result
 
 
@@ -71,9 +77,8 @@ def test_translations_use_the_source_placeholders(locale: str) -> None:
         if not message.id:
             continue
         ids = (message.id,) if isinstance(message.id, str) else tuple(message.id)
-        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
         wanted = set(PLACEHOLDER.findall(ids[-1])) | set(PLACEHOLDER.findall(ids[0]))
-        for text in strings:
+        for text in translations(message):
             assert set(PLACEHOLDER.findall(text)) == wanted, (locale, ids[0], text)
 
 

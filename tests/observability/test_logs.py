@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -24,7 +25,8 @@ def test_a_sign_in_flow_logs_request_ids_and_no_secret(tmp_path: Path) -> None:
     answered: dict[str, tuple[str, int]] = {}
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
-            calls = [
+            # Each request: method, path, httpx's keywords, the caller's request id.
+            calls: list[tuple[str, str, dict[str, Any], str | None]] = [
                 ("POST", "/auth/telegram", {"json": {"init_data": raw}}, "caller-id-1"),
                 ("GET", "/me", {"headers": {"Authorization": f"tma {raw}"}}, None),
                 (
@@ -40,10 +42,10 @@ def test_a_sign_in_flow_logs_request_ids_and_no_secret(tmp_path: Path) -> None:
                 ("GET", "/me", {"headers": {"Authorization": f"tma {forged}"}}, None),
             ]
             for method, path, kwargs, caller_id in calls:
-                headers = dict(kwargs.pop("headers", {}))  # type: ignore[call-overload]
+                headers = dict(kwargs.pop("headers", {}))
                 if caller_id:
                     headers["X-Request-ID"] = caller_id
-                response = http.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
+                response = http.request(method, path, headers=headers, **kwargs)
                 request_id = response.headers["x-request-id"]
                 answered[request_id] = (path, response.status_code)
     finally:

@@ -4,6 +4,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,10 +41,10 @@ def two_workers(
     server.stop()
 
 
-def send(url: str, method: str, path: str, **kwargs: object) -> int:
+def send(url: str, method: str, path: str, **kwargs: Any) -> int:
     # A new connection per request, so the kernel hands them to either worker.
     with httpx.Client(base_url=url, headers={"Connection": "close"}, timeout=10) as http:
-        return http.request(method, path, **kwargs).status_code  # type: ignore[arg-type]
+        return http.request(method, path, **kwargs).status_code
 
 
 def test_counts_are_exact_across_two_workers(two_workers: Server) -> None:
@@ -52,7 +53,8 @@ def test_counts_are_exact_across_two_workers(two_workers: Server) -> None:
     blocked_id = new_telegram_id()
     assert send(url, "POST", "/auth/telegram", json={"init_data": init_data(blocked_id)}) == 200
     before = httpx.get(url + "/metrics", timeout=10).text
-    plan = (
+    # Each request: method, path, httpx's keywords, the status it answers.
+    plan: list[tuple[str, str, dict[str, Any], int]] = (
         [("GET", "/health", {}, 200)] * 120
         + [("GET", "/ready", {}, 200)] * 30
         + [("GET", "/no/such/page", {}, 404)] * 25

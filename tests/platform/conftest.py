@@ -1,5 +1,5 @@
-"""The Pulumi program's folder goes first on sys.path (tests/pulumi_program.py); one run of the
-whole program with every default is shared by the tests that only read it."""
+"""The SDK's loop current during every test here (tests/pulumi_program.py); one run of the whole
+program with every default is shared by the tests that only read it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from stack_run import KUBERNETES_CONFIG, StackRun, run_program, run_stack
 
 from pulumi_program import PULUMI_LOOP, pulumi_loop_current
+from stack_run import KUBERNETES_CONFIG, StackRun, run_program, run_stack
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ script. Prints, as JSON, the SDK versions it ran with, the resource types each t
 and the installed distributions the run loaded. test_lowest_versions.py runs it in an environment
 holding the lowest versions pyproject.toml allows.
 
-Run it with platform/, tests/platform/ and service/ on PYTHONPATH, in that order."""
+Run it with platform/, tests/ and service/ on PYTHONPATH, in that order."""
 
 from __future__ import annotations
 

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from installed_tools import tool
 from psycopg import sql
-from stack_run import StackRun
 
+from installed_tools import tool
 from learnbot_platform.docker.database import SOCKET_DIR, set_password_command, set_password_sql
+from stack_run import StackRun
 
 
 def scram_matches(verifier: str, password: str) -> bool:

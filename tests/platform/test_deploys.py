@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
+
 from stack_run import (
     CONTAINER,
     HEALTHCHECK_DURATIONS,

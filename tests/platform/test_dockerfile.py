@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from build_context import context_files, ignore_rules, is_excluded
 
+from build_context import context_files, ignore_rules, is_excluded
 from learnbot_platform.service_env import BACKUP_DIR
 from learnbot_platform.stack_config import DEFAULT_IMAGES, POSTGRES_MAJOR
 

@@ -13,9 +13,12 @@ import kubernetes_validate
 import pytest
 import yaml
 from cloudcoil.models.prometheus_operator import v1 as prometheus_operator
+
 from installed_tools import tool
 from kubernetes_objects import PROVIDER, is_object, manifests, of_kind, pod_specs, releases
 from kubernetes_objects import env_of as container_env
+from learnbot_platform.kubernetes.objects import KUBERNETES_VERSION
+from learnbot_platform.repository import rule_paths
 from stack_run import (
     COMPONENTS,
     CONFIGURED,
@@ -32,9 +35,6 @@ from stack_run import (
     run_program,
     walk_unsecret,
 )
-
-from learnbot_platform.kubernetes.objects import KUBERNETES_VERSION
-from learnbot_platform.repository import rule_paths
 
 CUSTOM_KINDS = {"Cluster", "PrometheusRule", "ServiceMonitor"}
 

@@ -16,13 +16,14 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
 from scratch_environment import new_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).with_name("run_both_targets.py")
 # As Pulumi runs the program: platform/ first; the harness; the project's package, as installed
 # in .venv (editable) but without its other dependencies.
-PROGRAM_PATH = os.pathsep.join(str(p) for p in (ROOT / "platform", RUNNER.parent, ROOT / "service"))
+PROGRAM_PATH = os.pathsep.join(str(ROOT / folder) for folder in ("platform", "tests", "service"))
 
 
 def project() -> dict[str, Any]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from build_context import ROOT, context_files
 from scratch_environment import new_environment, run
-
 from service_process import Server, server_env, start_server
 
 pytestmark = pytest.mark.slow

@@ -13,6 +13,8 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+
+from learnbot_platform.repository import rule_paths
 from stack_run import (
     BASE_CONFIG,
     BOT_TOKEN,
@@ -34,8 +36,6 @@ from stack_run import (
     run_program,
     walk_unsecret,
 )
-
-from learnbot_platform.repository import rule_paths
 
 # Where each long-running container keeps what must survive a new container.
 DATA_PATHS = {
@@ -244,7 +244,7 @@ def test_the_bot_is_set_up_once_the_proxy_runs_when_a_webhook_is_set(
 def run_in_process(script: str) -> subprocess.CompletedProcess[str]:
     """A program run of its own: a failed run leaves pending futures that asyncio reports at
     exit."""
-    paths = [str(Path(__file__).parent), str(ROOT / "platform"), str(ROOT / "tests")]
+    paths = [str(ROOT / "platform"), str(ROOT / "tests")]
     return subprocess.run(
         [sys.executable, "-c", script],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from dnslib import QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSServer
-from installed_tools import tool
 
+from installed_tools import tool
 from learnbot_platform.rendering import (
     WEBHOOK_TOKEN_FILE,
     AlertReceivers,

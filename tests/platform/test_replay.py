@@ -8,7 +8,6 @@ import io
 import tarfile
 
 import pytest
-from stack_run import CONTAINER, NETWORK, VOLUME, StackRun
 
 from rehearsal.replay import (
     NETWORK_INPUTS,
@@ -22,6 +21,7 @@ from rehearsal.replay import (
     strict,
     upload_archive,
 )
+from stack_run import CONTAINER, NETWORK, VOLUME, StackRun
 
 
 @pytest.mark.parametrize("stack", ["default_stack", "configured_stack"])

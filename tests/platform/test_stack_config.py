@@ -4,7 +4,7 @@ naming the key and what is allowed, and never repeating a secret."""
 from __future__ import annotations
 
 import pytest
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
 from learnbot_platform.stack_config import (
     DEFAULT_IMAGES,

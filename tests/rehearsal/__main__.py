@@ -1,9 +1,9 @@
 """`make rehearse`: the Docker stack brought up on a real Docker engine, checked as an operator
 would, deployed twice and torn down.
 
-    PYTHONPATH=tests .venv/bin/python -m rehearsal          # the whole rehearsal
-    REHEARSAL_KEEP=1 ... -m rehearsal                       # leave the stack up afterwards
-    ... -m rehearsal down                                   # remove a stack left up
+    PYTHONPATH=platform:tests .venv/bin/python -m rehearsal   # the whole rehearsal
+    REHEARSAL_KEEP=1 ... -m rehearsal                         # leave the stack up afterwards
+    ... -m rehearsal down                                     # remove a stack left up
 """
 
 from __future__ import annotations

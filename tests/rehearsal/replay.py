@@ -23,7 +23,6 @@ import secrets
 import shutil
 import string
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -39,13 +38,7 @@ import docker.errors
 import pulumi
 from docker.types import LogConfig, Mount
 
-ROOT = Path(__file__).resolve().parents[2]
-# As for the platform tests: the program's folder first, as Pulumi puts it, and their helpers.
-for folder in (ROOT / "platform", ROOT / "tests" / "platform"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from stack_run import (  # noqa: E402
+from stack_run import (
     BUILT_IMAGE,
     CONTAINER,
     NETWORK,
@@ -58,6 +51,8 @@ from stack_run import (  # noqa: E402
     plain,
     run_program,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 Log = Callable[[str], None]
 # Why a resource is left out of the replay (by its Pulumi name), or None.
@@ -485,7 +480,7 @@ def container_options(inputs: Mapping[str, Any]) -> dict[str, Any]:
         "user": inputs.get("user"),
         "labels": labels(inputs),
         "log_config": LogConfig(
-            type=inputs.get("logDriver", "json-file"), config=inputs.get("logOpts")
+            type=inputs.get("logDriver", "json-file"), config=inputs.get("logOpts") or {}
         ),
         "mem_limit": f"{int(inputs['memory'])}m" if inputs.get("memory") else None,
         "ports": ports(name, inputs.get("ports") or []),

@@ -170,7 +170,7 @@ class Stack:
 
     def exec(self, suffix: str, *command: str) -> str:
         result = self.container(suffix).exec_run(list(command), demux=False)
-        output = result.output.decode(errors="replace")
+        output: str = result.output.decode(errors="replace")
         assert result.exit_code == 0, f"{' '.join(command)} exited {result.exit_code}: {output}"
         return output
 
@@ -210,8 +210,9 @@ def check_migrated(stack: Stack) -> str:
     def exited() -> bool:
         container = stack.container("migrate")
         container.reload()
-        state = container.attrs["State"]
-        return state["Status"] == "exited" and state["ExitCode"] == 0
+        status: str = container.attrs["State"]["Status"]
+        code: int = container.attrs["State"]["ExitCode"]
+        return status == "exited" and code == 0
 
     until(exited, 120, "the migrate container's exit 0")
     return "exit 0"
@@ -512,7 +513,7 @@ def remove_stack(client: docker.DockerClient, *, keep_volumes: bool = False) -> 
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
     for image in client.images.list(name=PREFIX):
-        client.images.remove(image.id, force=True)
+        client.images.remove(image.attrs["Id"], force=True)
         removed.append(f"image {','.join(image.tags)}")
     return removed
 
@@ -652,8 +653,8 @@ def main(argv: list[str], *, keep: bool) -> int:
     if client is None:
         return 2
     if argv[:1] == ["down"]:
-        for removed in remove_stack(client):
-            log(f"removed {removed}")
+        for what in remove_stack(client):
+            log(f"removed {what}")
         return 0
     report = Report()
 

@@ -10,8 +10,8 @@ from learnbot.api.schemas import CURSOR
 from learnbot.storage import InvalidCursor
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 
-# The `cursor` parameter as /openapi.json documents it.
-CURSOR_SCHEMA = CURSOR.serialize()["schema"]
+# The `cursor` parameter as /openapi.json documents it (sanic-ext's schema types are untyped).
+CURSOR_SCHEMA = CURSOR.serialize()["schema"]  # type: ignore[no-untyped-call]
 
 
 def documented(cursor: str) -> bool:

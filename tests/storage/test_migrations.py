@@ -10,18 +10,18 @@ import psycopg
 import pytest
 
 from learnbot.storage import MigrationState, database_dialect, open_store
-from learnbot.storage.migrations import discover, latest_version
+from learnbot.storage.migrations import Dialect, discover, latest_version
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
-def test_migrations_are_found_in_order(dialect: str) -> None:
-    found = discover(dialect)  # type: ignore[arg-type]
+def test_migrations_are_found_in_order(dialect: Dialect) -> None:
+    found = discover(dialect)
 
     assert found[0].version == 1
     assert found[0].name == "initial"
     assert "CREATE TABLE users" in found[0].sql
     assert [m.version for m in found] == sorted(m.version for m in found)
-    assert latest_version(dialect) == found[-1].version  # type: ignore[arg-type]
+    assert latest_version(dialect) == found[-1].version
 
 
 def test_both_dialects_have_the_same_versions() -> None:
@@ -36,8 +36,8 @@ def _rows(database_url: str, query: str) -> list[Any]:
             rows = connection.execute(query).fetchall()
         connection.close()
         return rows
-    with psycopg.connect(database_url) as connection:
-        return connection.execute(query.encode()).fetchall()
+    with psycopg.connect(database_url) as server:
+        return server.execute(query.encode()).fetchall()
 
 
 async def test_migrate_applies_once(database_url: str) -> None:

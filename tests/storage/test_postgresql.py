@@ -81,7 +81,7 @@ async def test_the_schema_uses_bigint_ids_and_timestamptz(
     postgres_store: PostgresUserStore, postgres_url: str
 ) -> None:
     with psycopg.connect(postgres_url) as connection:
-        types = dict(
+        types: dict[str, str] = dict(
             connection.execute(
                 """
                 SELECT table_name || '.' || column_name, data_type

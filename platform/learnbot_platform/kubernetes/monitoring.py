@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from learnbot_platform.kubernetes.objects import (
     Cluster,

@@ -5,7 +5,7 @@ engine that reaches no image registry; each is tagged with the pinned name it st
     check_standins(client) -> [(check, passed, detail)]  the official images' behaviour the
                                                           stack relies on (README.md)
 
-`PYTHONPATH=tests python -m rehearsal.standins [--check]` does both from a shell.
+`PYTHONPATH=platform:tests python -m rehearsal.standins [--check]` does both from a shell.
 """
 
 from rehearsal.standins.checks import check_standins

@@ -12,7 +12,6 @@ import io
 import json
 import re
 import secrets
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,22 +21,17 @@ from functools import partial
 from typing import Any
 
 import docker
-import yaml  # type: ignore[import-untyped]
+import yaml
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from rehearsal.standins.images import BY_NAME, REPOSITORY_ROOT, STANDINS, build_text
-
-PLATFORM = REPOSITORY_ROOT / "platform"
-if str(PLATFORM) not in sys.path:
-    sys.path.insert(0, str(PLATFORM))
-
 # The Pulumi program's own modules: the checks start each container as the stack does.
-from learnbot_platform import rendering, repository, service_env, stack_config  # noqa: E402
-from learnbot_platform.docker import api as stack_api  # noqa: E402
-from learnbot_platform.docker import containers as stack_containers  # noqa: E402
-from learnbot_platform.docker import database as stack_database  # noqa: E402
-from learnbot_platform.docker import monitoring as stack_monitoring  # noqa: E402
+from learnbot_platform import monitoring, rendering, repository, service_env, stack_config
+from learnbot_platform.docker import api as stack_api
+from learnbot_platform.docker import containers as stack_containers
+from learnbot_platform.docker import database as stack_database
+from learnbot_platform.docker import monitoring as stack_monitoring
+from rehearsal.standins.images import BY_NAME, REPOSITORY_ROOT, STANDINS, build_text
 
 CHECK_LABEL = "learnbot.standin-check"
 SERVICE_TAG = "learnbot:standin-check"
@@ -745,7 +739,7 @@ def _alertmanager_uploads(with_receivers: bool) -> list[Upload]:
     )
     source = repository.read_monitoring_sources().alertmanager
     files = rendering.alertmanager_files(source, receivers)
-    owner = stack_monitoring.NOBODY_UID
+    owner = monitoring.NOBODY_UID
     return [
         secret_upload(stack_monitoring.ALERTMANAGER_CONFIG, files.config, owner),
         *(secret_upload(path, text, owner) for path, text in files.secret_files.items()),
@@ -862,13 +856,13 @@ def _check_exporter(checks: Checks, scratch: Scratch, database: Database | None)
                 entrypoint=["/bin/postgres_exporter"],
                 cmd=None,
                 user="nobody",
-                ports=[f"{stack_monitoring.EXPORTER_PORT}/tcp"],
+                ports=[f"{monitoring.EXPORTER_PORT}/tcp"],
             )
         )
     if database is None:
         return None
     with checks.check("postgres-exporter: reads DATA_SOURCE_* and scrapes the database") as detail:
-        port = stack_monitoring.EXPORTER_PORT
+        port = monitoring.EXPORTER_PORT
         exporter = scratch.start(
             EXPORTER,
             "postgres-exporter",
@@ -882,7 +876,7 @@ def _check_exporter(checks: Checks, scratch: Scratch, database: Database | None)
                 secret_upload(
                     stack_monitoring.EXPORTER_SECRET_FILE,
                     database.password,
-                    stack_monitoring.NOBODY_UID,
+                    monitoring.NOBODY_UID,
                 )
             ],
             healthcheck=stack_containers.wget_probe(f"http://127.0.0.1:{port}/metrics"),
@@ -912,10 +906,10 @@ def _prometheus_uploads(alertmanager: str, exporter: str) -> list[Upload]:
         rendering.ScrapeJob(
             "alertmanager", (f"{alertmanager}:{stack_monitoring.ALERTMANAGER_PORT}",)
         ),
-        rendering.ScrapeJob("postgres", (f"{exporter}:{stack_monitoring.EXPORTER_PORT}",)),
-        rendering.ScrapeJob(stack_monitoring.API_JOB, (f"learnbot-api:{service_env.API_PORT}",)),
+        rendering.ScrapeJob("postgres", (f"{exporter}:{monitoring.EXPORTER_PORT}",)),
+        rendering.ScrapeJob(monitoring.API_JOB, (f"learnbot-api:{service_env.API_PORT}",)),
         rendering.ScrapeJob(
-            stack_monitoring.BACKUP_JOB, (f"learnbot-backup:{service_env.BACKUP_METRICS_PORT}",)
+            monitoring.BACKUP_JOB, (f"learnbot-backup:{service_env.BACKUP_METRICS_PORT}",)
         ),
     ]
     folder = stack_monitoring.PROMETHEUS_DIR

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+
 from stack_run import StackRun, plain
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"

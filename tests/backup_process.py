@@ -15,7 +15,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from learnbot.backup.commands import add_backup_commands, run_backup_command
+from learnbot.backup.arguments import add_backup_commands
+from learnbot.backup.commands import run_backup_command
 from learnbot.storage import TelegramProfile, open_store
 
 # The console entry point, without depending on cli.py's wiring of the `backup` group.

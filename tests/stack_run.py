@@ -18,7 +18,9 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from pulumi.runtime.sync_await import _sync_await
 
-ROOT = Path(__file__).resolve().parents[2]
+from learnbot_platform.repository import rule_paths
+
+ROOT = Path(__file__).resolve().parents[1]
 # The Docker target's settings that a Kubernetes stack refuses (learnbot_platform.stack_config).
 DOCKER_ONLY = ("bindAddress", "proxyPort", "grafanaPort", "prometheusPort")
 PLATFORM = ROOT / "platform"
@@ -53,10 +55,6 @@ def assert_command_exists(command: Sequence[str]) -> None:
 
 def jobs_the_rules_select() -> set[str]:
     """Every `job` the rule files of alerts/ select series by."""
-    # Imported here: the program's folder is on sys.path by the time a test runs, not yet when
-    # tests/platform/conftest.py imports this module.
-    from learnbot_platform.repository import rule_paths
-
     return {
         match for path in rule_paths() for match in re.findall(r'job="([\w.-]+)"', path.read_text())
     }
@@ -174,8 +172,9 @@ class RecordingMonitor(MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.outputs_registered: set[str] = set()
 
+    # Pulumi's mocks are untyped.
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         self.registrations[response.urn] = Registration(
             urn=response.urn,
             type=request.type,
@@ -191,7 +190,7 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         self.outputs_registered.add(request.urn)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def is_secret_input(value: Any) -> bool:
@@ -272,12 +271,11 @@ def run_program(
     )
     namespace: dict[str, Any] = {}
 
-    @pulumi.runtime.test
     def program() -> Any:
         namespace.update(runpy.run_path(str(PLATFORM / "__main__.py"), run_name="__main__"))
         return pulumi.Output.all(*namespace["outputs"].values())
 
-    program()
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
     return StackRun(mocks, monitor, namespace)
 
 
