@@ -26,13 +26,14 @@ from playwright.sync_api import (
     Request,
     Response,
     Route,
+    ViewportSize,
 )
 
 from service_process import ROOT
 
 TELEGRAM_SCRIPT_URL = "https://telegram.org/js/telegram-web-app.js"
 STAND_IN = ROOT / "service" / "learnbot" / "miniapp" / "dev" / "telegram-web-app.js"
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent / "miniapp"
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 # Chromium on this machine reaches nothing but 127.0.0.1: no QUIC, no background traffic.
 CHROMIUM_ARGS = [
@@ -44,7 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 760}
+PHONE: ViewportSize = {"width": 390, "height": 760}
 
 # Palettes in the shape of Telegram's themeParams, with enough contrast for axe's checks.
 LIGHT_THEME = {
