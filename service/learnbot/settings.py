@@ -9,6 +9,7 @@ from typing import Any, Literal
 from limits import parse
 
 from learnbot.i18n.catalogs import SOURCE_LOCALE, shipped_locales
+from learnbot.oauth.settings import OAuthSettings, oauth_settings
 from learnbot.observability.logs import LogFormat
 from learnbot.storage import database_dialect
 
@@ -70,6 +71,7 @@ class Settings:
     proxies_count: int = 0
     default_locale: str = "en"
     supported_locales: tuple[str, ...] = ("en",)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -120,6 +122,7 @@ class Settings:
             rate_limit_telegram_id=_rate(env, "RATE_LIMIT_TELEGRAM_ID", "120/minute"),
             rate_limit_storage_url=_redis_url(env, "RATE_LIMIT_STORAGE_URL"),
             proxies_count=int_setting(env, "PROXIES_COUNT", 0, 0, 5),
+            oauth=oauth_settings(env),
             **_locales(env),
         )
 
