@@ -150,6 +150,6 @@ def _execute(database_url: str, script: str) -> None:
         finally:
             connection.close()
         return
-    with psycopg.connect(database_url, autocommit=True) as connection:
+    with psycopg.connect(database_url, autocommit=True) as postgres:
         # Without parameters psycopg sends the script as one simple query: many statements.
-        connection.execute(script.encode())
+        postgres.execute(script.encode())

@@ -327,6 +327,20 @@ async def test_concurrent_takes_of_one_state_give_it_to_one(store: UserStore) ->
     assert sum(state is not None for state in taken) == 1
 
 
+async def test_a_block_ends_the_users_pending_authorizations(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    other = (await store.upsert_user(profile(2), T0)).user
+    await store.save_oauth_state(oauth_state(user.id, "1" * 64))
+    await store.save_oauth_state(oauth_state(other.id, "2" * 64))
+
+    blocked = await store.set_blocked(1001, True)
+
+    assert blocked is not None
+    assert blocked.is_blocked
+    assert await store.take_oauth_state("1" * 64) is None
+    assert await store.take_oauth_state("2" * 64) is not None
+
+
 async def test_saving_a_state_removes_the_expired_ones(store: UserStore) -> None:
     user = (await store.upsert_user(profile(), T0)).user
     await store.save_oauth_state(oauth_state(user.id, "1" * 64))

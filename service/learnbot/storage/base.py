@@ -129,7 +129,9 @@ class UserStore(ABC):
         """Newest first; raises InvalidCursor for a cursor it did not issue."""
 
     @abstractmethod
-    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None: ...
+    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
+        """A block also ends the user's pending OAuth authorizations: no callback links an
+        account to a blocked user."""
 
     @abstractmethod
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:

@@ -387,9 +387,23 @@ class PostgresUserStore(UserStore):
 
     @within_deadline
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
-        return await self._update_user(
-            "is_blocked = %s", "telegram_id = %s", (blocked, telegram_id)
-        )
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                f"""
+                WITH changed AS (
+                    UPDATE users SET is_blocked = %(blocked)s WHERE telegram_id = %(telegram_id)s
+                    RETURNING {USER_COLUMNS}
+                ),
+                ended AS (
+                    DELETE FROM oauth_states
+                    WHERE %(blocked)s AND user_id IN (SELECT id FROM changed)
+                )
+                SELECT * FROM changed
+                """,  # noqa: S608 - a constant column list
+                {"blocked": blocked, "telegram_id": telegram_id},
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _user(row)
 
     @within_deadline
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:

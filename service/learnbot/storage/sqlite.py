@@ -284,7 +284,24 @@ class SQLiteUserStore(UserStore):
         return await self._run(page)
 
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
-        return await self._update_user("is_blocked = ?", "telegram_id = ?", (blocked, telegram_id))
+        def update(connection: sqlite3.Connection) -> User | None:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                rows = connection.execute(
+                    f"""
+                    UPDATE users SET is_blocked = ? WHERE telegram_id = ?
+                    RETURNING {USER_COLUMNS}
+                    """,  # noqa: S608 - a constant column list
+                    (blocked, telegram_id),
+                ).fetchall()
+                if not rows:
+                    return None
+                user = _user(rows[0])
+                if blocked:
+                    connection.execute("DELETE FROM oauth_states WHERE user_id = ?", (user.id,))
+                return user
+
+        return await self._run(update)
 
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
         return await self._update_user("locale = ?", "id = ?", (locale, user_id))
