@@ -21,7 +21,7 @@ from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from learnbot import __version__
-from learnbot.api import admin, auth, i18n, me, ops
+from learnbot.api import admin, auth, i18n, linking, me, ops
 from learnbot.api.locale import add_content_language, catalog_of, negotiate_request_locale
 from learnbot.api.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -41,6 +41,7 @@ from learnbot.api.rate_limits import RateLimits
 from learnbot.context import App, AppContext, AppRequest, Resources
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
+from learnbot.oauth.providers import Providers
 from learnbot.observability import metrics
 from learnbot.observability.logs import loggable, logging_config
 from learnbot.observability.requests import begin_request, end_request, method_label
@@ -164,7 +165,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     )
     configure(app, settings)
     add_extensions(app)
-    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp):
+    for blueprint in (ops.bp, auth.bp, me.bp, linking.bp, admin.bp, i18n.bp):
         app.blueprint(blueprint)
     install_middleware(app)
     add_listeners(app)
@@ -256,6 +257,8 @@ async def open_resources(app: App) -> None:
         readiness=ops.ReadinessProbe(store),
         rate_limits=RateLimits(settings),
         metrics_registry=metrics_registry,
+        # A provider's calls get the deadline of a database call: a link waits no longer.
+        providers=Providers(settings.oauth, settings.database_timeout_seconds),
     )
 
 
@@ -274,6 +277,7 @@ async def stop_pool_gauges(app: App) -> None:
 
 
 async def close_database(app: App) -> None:
+    await app.ctx.resources.providers.aclose()
     await app.ctx.resources.store.close()
     metrics.mark_worker_dead(os.getpid())
     exit_soon()

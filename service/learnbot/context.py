@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from learnbot.api.ops import ReadinessProbe
     from learnbot.api.rate_limits import RateLimits
     from learnbot.i18n.catalogs import LocaleCatalog
+    from learnbot.oauth.providers import Providers
     from learnbot.observability.timed_store import TimedStore
     from learnbot.settings import Settings
 
@@ -30,6 +31,7 @@ class Resources:
     readiness: ReadinessProbe
     rate_limits: RateLimits
     metrics_registry: CollectorRegistry
+    providers: Providers
 
 
 @dataclass

@@ -44,6 +44,11 @@ AUTH_ATTEMPTS = Counter(
 SIGN_INS = Counter(
     "auth_sign_ins_total", "Successful sign-ins by new or returning users.", ("kind",)
 )
+ACCOUNT_LINKS = Counter(
+    "account_links_total",
+    "Account links through a provider: started, then one outcome per callback.",
+    ("provider", "outcome"),
+)
 DB_POOL = Gauge(
     "db_pool_connections",
     "PostgreSQL pool connections, summed over live workers.",
