@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate i18n alerts clean bench rehearse rehearse-down
+.PHONY: help run test lint format migrate i18n alerts clean bench rehearse rehearse-down oidc-provider
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ format: $(INSTALLED) ## rewrite the code in the project's format
 
 test: lint ## lint, then the whole test suite and its coverage of the service and the program
 	$(BIN)/pytest --cov
+
+oidc-provider: $(INSTALLED) ## npm ci the account-linking tests' OpenID provider into .cache (the tests do it when first needed)
+	PYTHONPATH=tests $(BIN)/python -m oidc_provider
 
 bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~3.5 min; see bench/README.md)
 	$(BIN)/python -m bench.run

@@ -95,7 +95,16 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(
-            ("TELEGRAM_", "ADMIN_", "DATABASE_", "APP_", "CORS_", "WORKERS", "RATE_LIMIT_")
+            (
+                "TELEGRAM_",
+                "ADMIN_",
+                "DATABASE_",
+                "APP_",
+                "CORS_",
+                "WORKERS",
+                "RATE_LIMIT_",
+                "OAUTH_",
+            )
         )
     }
     env.update(

@@ -21,7 +21,7 @@ from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
 from learnbot import __version__
-from learnbot.api import admin, auth, i18n, me, miniapp, ops, telegram
+from learnbot.api import admin, auth, i18n, linking, me, miniapp, ops, telegram
 from learnbot.api.locale import add_content_language, catalog_of, negotiate_request_locale
 from learnbot.api.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -43,6 +43,7 @@ from learnbot.bot.updates import Bot
 from learnbot.context import App, AppContext, AppRequest, Resources
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
+from learnbot.oauth.providers import Providers
 from learnbot.observability import metrics
 from learnbot.observability.logs import loggable, logging_config
 from learnbot.observability.requests import begin_request, end_request, method_label
@@ -166,7 +167,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
     )
     configure(app, settings)
     add_extensions(app)
-    for blueprint in (ops.bp, auth.bp, me.bp, admin.bp, i18n.bp, telegram.bp):
+    for blueprint in (ops.bp, auth.bp, me.bp, linking.bp, admin.bp, i18n.bp, telegram.bp):
         app.blueprint(blueprint)
     if settings.miniapp_enabled:
         app.blueprint(miniapp.bp)
@@ -261,6 +262,8 @@ async def open_resources(app: App) -> None:
         rate_limits=RateLimits(settings),
         metrics_registry=metrics_registry,
         bot=open_bot(app, store),
+        # A provider's calls get the deadline of a database call: a link waits no longer.
+        providers=Providers(settings.oauth, settings.database_timeout_seconds),
     )
 
 
@@ -289,6 +292,7 @@ async def stop_pool_gauges(app: App) -> None:
 async def close_database(app: App) -> None:
     if app.ctx.resources.bot is not None:
         await app.ctx.resources.bot.client.close()
+    await app.ctx.resources.providers.aclose()
     await app.ctx.resources.store.close()
     metrics.mark_worker_dead(os.getpid())
     exit_soon()

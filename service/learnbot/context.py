@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from learnbot.api.rate_limits import RateLimits
     from learnbot.bot.updates import Bot
     from learnbot.i18n.catalogs import LocaleCatalog
+    from learnbot.oauth.providers import Providers
     from learnbot.observability.timed_store import TimedStore
     from learnbot.settings import Settings
 
@@ -31,6 +32,7 @@ class Resources:
     readiness: ReadinessProbe
     rate_limits: RateLimits
     metrics_registry: CollectorRegistry
+    providers: Providers
     # The bot, where TELEGRAM_BOT_TOKEN (not the development one) is set.
     bot: Bot | None = None
 

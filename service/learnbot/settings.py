@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from learnbot import settings_table as table
 from learnbot.i18n.catalogs import shipped_locales
+from learnbot.oauth.settings import OAuthSettings, oauth_settings
 from learnbot.observability.logs import LogFormat
 from learnbot.setting import ConfigError, LocaleInvalid, locales
 from learnbot.settings_table import APP_ENVS, DEFAULT_DATABASE_URL, LOG_FORMATS, LOG_LEVELS
@@ -64,6 +65,7 @@ class Settings:
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_webhook_url: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -105,6 +107,7 @@ class Settings:
             telegram_webhook_secret=table.TELEGRAM_WEBHOOK_SECRET.from_env(env),
             telegram_webhook_url=table.TELEGRAM_WEBHOOK_URL.from_env(env),
             telegram_api_url=table.TELEGRAM_API_URL.value_from_env(env),
+            oauth=oauth_settings(env),
             **_locales(env),
         )
 

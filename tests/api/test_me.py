@@ -50,6 +50,8 @@ def test_link_list_and_unlink_an_account(client: httpx.Client) -> None:
     assert created.status_code == 201, created.text
     assert created.json()["provider"] == "github"
     assert created.json()["display_name"] == "ann-gh"
+    # The development path: what the client says, unverified.
+    assert created.json()["verified"] is False
 
     again = client.post("/me/accounts", json={**body, "display_name": "ann"}, headers=headers)
     assert again.status_code == 200

@@ -42,8 +42,11 @@ Catalogs = dict[str, dict[str, Any]]
 @pytest.fixture(scope="module")
 def server(module_postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("miniapp-server")
-    # A short database deadline, so that the outage test's 503 comes quickly.
-    env = server_env(module_postgres_url, DATABASE_TIMEOUT_SECONDS="1")
+    # A short database deadline, so that the outage test's 503 comes quickly. The accounts the
+    # page lists are linked through the development path, which needs no provider.
+    env = server_env(
+        module_postgres_url, DATABASE_TIMEOUT_SECONDS="1", OAUTH_ALLOW_UNVERIFIED_LINKS="1"
+    )
     running = start_server(env, workdir / "server.log")
     yield running
     running.stop()

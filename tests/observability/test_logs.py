@@ -100,11 +100,16 @@ def test_console_format_is_readable(tmp_path: Path) -> None:
         'signature": "' + "B" * 86,
         "postgresql://learnbot:hunter2@db:5432/learnbot",
         "auth_date=1700000000&hash=00",
+        "GET /auth/oauth/gh/callback?code=Zq1secret&state=Zq2secret",
+        '{"access_token": "Zq3secret", "id_token": "Zq4secret", "token_type": "Bearer"}',
+        "code_verifier=Zq5secret&client_secret=Zq6secret",
+        "the token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.Zq7secret-signature",
+        "Bearer gho_Zq8secret0123456789abcdef",
     ],
 )
 def test_scrub_removes_secret_shapes(text: str) -> None:
     scrubbed = scrub(text)
-    for secret in (BOT_TOKEN, "hunter2", "a" * 64, "B" * 86, "user=%7B%7D", "auth_date=17"):
+    for secret in (BOT_TOKEN, "hunter2", "a" * 64, "B" * 86, "user=%7B%7D", "auth_date=17", "Zq"):
         assert secret not in scrubbed
 
 
@@ -134,7 +139,7 @@ def scrub_with_every_pattern(text: str) -> str:
 
 @given(
     st.text(
-        alphabet=st.sampled_from(list("0123456789:=%3DdTtMmAa_-&\"' /@hashuserpwd")),
+        alphabet=st.sampled_from(list("0123456789:=%3DdTtMmAa_-&\"' /@hashuserpwdeyJ.gho")),
         max_size=80,
     )
     | st.text(max_size=80)

@@ -64,6 +64,7 @@ async def test_migrate_applies_once(database_url: str) -> None:
     assert [(version, name) for version, name, _ in rows] == [
         (1, "initial"),
         (2, "user_locale"),
+        (3, "oauth_linking"),
         (5, "bot"),
     ]
     for _, _, applied_at in rows:
@@ -96,3 +97,60 @@ async def test_the_schema_has_the_tables_of_the_api(database_url: str) -> None:
 
     assert _rows(database_url, "SELECT count(*) FROM users") == [(0,)]
     assert _rows(database_url, "SELECT count(*) FROM linked_accounts") == [(0,)]
+
+
+async def test_links_stored_before_providers_proved_them_become_unverified(
+    database_url: str,
+) -> None:
+    _schema_of_version(database_url, 2)
+    moment = "'2025-01-01T00:00:00+00:00'"
+    _execute(
+        database_url,
+        "INSERT INTO users (telegram_id, first_name, created_at, last_seen_at) "
+        f"VALUES (42, 'Ann', {moment}, {moment});"
+        "INSERT INTO linked_accounts (user_id, provider, external_id, linked_at) "
+        f"SELECT id, 'github', 'alice', {moment} FROM users",
+    )
+
+    store = open_store(database_url)
+    await store.open()
+    try:
+        assert 3 in await store.migrate()
+        found = await store.get_user_with_accounts(42)
+    finally:
+        await store.close()
+
+    assert found is not None
+    (account,) = found[1]
+    assert (account.provider, account.external_id, account.verified) == ("github", "alice", False)
+
+
+def _schema_of_version(database_url: str, version: int) -> None:
+    """The schema as `learnbot migrate` of an older release left it."""
+    dialect = database_dialect(database_url)
+    moment = "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"
+    script = [
+        "CREATE TABLE schema_migrations "
+        f"(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {moment} NOT NULL);"
+    ]
+    for migration in discover(dialect):
+        if migration.version <= version:
+            script.append(migration.sql)
+            script.append(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES "
+                f"({migration.version}, '{migration.name}', '2025-01-01T00:00:00+00:00');"
+            )
+    _execute(database_url, "\n".join(script))
+
+
+def _execute(database_url: str, script: str) -> None:
+    if database_dialect(database_url) == "sqlite":
+        connection = sqlite3.connect(Path(database_url.removeprefix("sqlite:///")))
+        try:
+            connection.executescript(script)
+        finally:
+            connection.close()
+        return
+    with psycopg.connect(database_url, autocommit=True) as postgres:
+        # Without parameters psycopg sends the script as one simple query: many statements.
+        postgres.execute(script.encode())

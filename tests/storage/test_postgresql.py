@@ -77,6 +77,31 @@ async def test_racing_links_of_one_provider_leave_one_link(
     assert len(await postgres_store.list_accounts(user.id)) == 1
 
 
+async def test_racing_verified_links_of_one_account_give_it_to_one_user(
+    postgres_store: PostgresUserStore,
+) -> None:
+    users = [
+        (await postgres_store.upsert_user(TelegramProfile(n, "Ada"), T0)).user for n in range(1, 12)
+    ]
+    squatter, claimants = users[0], users[1:]
+    await postgres_store.link_account(squatter.id, "github", "583231", None, T0)
+
+    results = await asyncio.gather(
+        *(
+            postgres_store.link_account(user.id, "github", "583231", None, T0, verified=True)
+            for user in claimants
+        ),
+        return_exceptions=True,
+    )
+
+    conflicts = [r for r in results if isinstance(r, AccountConflict)]
+    assert len(conflicts) == len(claimants) - 1
+    assert {c.reason for c in conflicts} == {"taken"}
+    assert await postgres_store.list_accounts(squatter.id) == []
+    holders = [u for u in claimants if await postgres_store.list_accounts(u.id)]
+    assert len(holders) == 1
+
+
 async def test_the_schema_uses_bigint_ids_and_timestamptz(
     postgres_store: PostgresUserStore, postgres_url: str
 ) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -8,6 +9,7 @@ from learnbot.storage import (
     AccountConflict,
     InvalidCursor,
     LinkedAccount,
+    OAuthState,
     TelegramProfile,
     UserStore,
 )
@@ -220,6 +222,138 @@ async def test_unlink(store: UserStore) -> None:
     other = (await store.upsert_user(profile(2), T0)).user
     _, new = await store.link_account(other.id, "github", "gh-1", None, T0)
     assert new
+
+
+async def test_a_verified_relink_verifies_and_an_unverified_one_leaves_it_verified(
+    store: UserStore,
+) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    unverified, new = await store.link_account(user.id, "github", "583231", "old", T0)
+    assert new
+    assert not unverified.verified
+
+    verified, new = await store.link_account(
+        user.id, "github", "583231", "octocat", T0, verified=True
+    )
+    assert not new
+    assert verified == LinkedAccount("github", "583231", "octocat", T0, verified=True)
+
+    renamed, _ = await store.link_account(user.id, "github", "583231", "typed by hand", T0)
+    assert renamed.verified
+    assert await store.list_accounts(user.id) == [renamed]
+    assert await store.get_user_with_accounts(1001) == (user, [renamed])
+
+
+async def test_a_verified_link_takes_the_account_from_an_unverified_holder(
+    store: UserStore,
+) -> None:
+    squatter = (await store.upsert_user(profile(1), T0)).user
+    owner = (await store.upsert_user(profile(2), T0)).user
+    await store.link_account(squatter.id, "github", "583231", "claimed", T0)
+    await store.link_account(squatter.id, "google", "g-1", None, T0)
+
+    account, new = await store.link_account(
+        owner.id, "github", "583231", "octocat", T0, verified=True
+    )
+
+    assert new
+    assert account == LinkedAccount("github", "583231", "octocat", T0, verified=True)
+    assert await store.list_accounts(owner.id) == [account]
+    assert [a.provider for a in await store.list_accounts(squatter.id)] == ["google"]
+
+
+async def test_a_verified_link_replaces_the_users_own_unverified_one(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    await store.link_account(user.id, "github", "typed-by-hand", None, T0)
+
+    account, new = await store.link_account(
+        user.id, "github", "583231", "octocat", T0, verified=True
+    )
+
+    assert new
+    assert await store.list_accounts(user.id) == [account]
+
+
+async def test_verified_links_conflict_as_before(store: UserStore) -> None:
+    owner = (await store.upsert_user(profile(1), T0)).user
+    other = (await store.upsert_user(profile(2), T0)).user
+    await store.link_account(owner.id, "github", "583231", "octocat", T0, verified=True)
+
+    with pytest.raises(AccountConflict) as taken:
+        await store.link_account(other.id, "github", "583231", "thief", T0, verified=True)
+    with pytest.raises(AccountConflict) as unverified_taken:
+        await store.link_account(other.id, "github", "583231", "thief", T0)
+    with pytest.raises(AccountConflict) as linked:
+        await store.link_account(owner.id, "github", "9", "second", T0, verified=True)
+
+    assert (taken.value.reason, unverified_taken.value.reason) == ("taken", "taken")
+    assert linked.value.reason == "linked"
+    assert await store.list_accounts(other.id) == []
+    assert [
+        (a.external_id, a.display_name, a.verified) for a in await store.list_accounts(owner.id)
+    ] == [("583231", "octocat", True)]
+
+
+def oauth_state(user_id: int, state_hash: str = "a" * 64, **changes: object) -> OAuthState:
+    fields: dict[str, object] = {
+        "state_hash": state_hash,
+        "user_id": user_id,
+        "provider": "github",
+        "code_verifier": "v" * 64,
+        "nonce": "n" * 32,
+        "created_at": T0,
+        "expires_at": T0 + timedelta(minutes=10),
+    }
+    fields.update(changes)
+    return OAuthState(**fields)  # type: ignore[arg-type]
+
+
+async def test_an_oauth_state_is_taken_once(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    saved = oauth_state(user.id, nonce=None)
+    await store.save_oauth_state(saved)
+
+    assert await store.take_oauth_state("b" * 64) is None
+    assert await store.take_oauth_state(saved.state_hash) == saved
+    assert await store.take_oauth_state(saved.state_hash) is None
+
+
+async def test_concurrent_takes_of_one_state_give_it_to_one(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    await store.save_oauth_state(oauth_state(user.id))
+
+    taken = await asyncio.gather(*(store.take_oauth_state("a" * 64) for _ in range(10)))
+
+    assert sum(state is not None for state in taken) == 1
+
+
+async def test_a_block_ends_the_users_pending_authorizations(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    other = (await store.upsert_user(profile(2), T0)).user
+    await store.save_oauth_state(oauth_state(user.id, "1" * 64))
+    await store.save_oauth_state(oauth_state(other.id, "2" * 64))
+
+    blocked = await store.set_blocked(1001, True)
+
+    assert blocked is not None
+    assert blocked.is_blocked
+    assert await store.take_oauth_state("1" * 64) is None
+    assert await store.take_oauth_state("2" * 64) is not None
+
+
+async def test_saving_a_state_removes_the_expired_ones(store: UserStore) -> None:
+    user = (await store.upsert_user(profile(), T0)).user
+    await store.save_oauth_state(oauth_state(user.id, "1" * 64))
+    await store.save_oauth_state(oauth_state(user.id, "2" * 64, expires_at=T0 + timedelta(hours=1)))
+
+    later = T0 + timedelta(minutes=10)
+    await store.save_oauth_state(
+        oauth_state(user.id, "3" * 64, created_at=later, expires_at=later + timedelta(minutes=10))
+    )
+
+    assert await store.take_oauth_state("1" * 64) is None
+    assert await store.take_oauth_state("2" * 64) is not None
+    assert await store.take_oauth_state("3" * 64) is not None
 
 
 async def test_pages_run_newest_first_without_overlap(store: UserStore) -> None:

@@ -76,6 +76,23 @@ def query_value(request: AppRequest, name: str) -> str | None:
     return value
 
 
+def text_query(
+    request: AppRequest, name: str, *, max_length: int, pattern: str, required: bool = False
+) -> str | None:
+    """A query parameter of the documented length and pattern, else 422 naming it; None when it
+    is absent or empty (and not required)."""
+    value = query_value(request, name)
+    if not value:
+        if required:
+            raise _invalid(N_("'%(field)s' must be a non-empty string."), name)
+        return None
+    if len(value) > max_length:
+        raise _invalid(N_("'%(field)s' must be at most %(max)d characters."), name, max=max_length)
+    if not compiled_pattern(pattern).fullmatch(value):
+        raise _not_allowed(name)
+    return value
+
+
 def int_query(request: AppRequest, name: str, *, default: int, low: int, high: int) -> int:
     raw = query_value(request, name)
     if raw is None:

@@ -10,7 +10,7 @@ from learnbot.api import schemas
 from learnbot.api.auth import current_user, current_user_with_accounts
 from learnbot.api.bodies import json_object, optional_text_field, text_field
 from learnbot.api.locale import catalog_of
-from learnbot.api.problems import AccountConflict, NotFound
+from learnbot.api.problems import AccountConflict, NotFound, UnverifiedLinkRefused
 from learnbot.api.views import account_view, user_view
 from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
@@ -42,8 +42,11 @@ async def me(request: AppRequest) -> HTTPResponse:
 
 @bp.post("/me/accounts")
 @openapi.definition(
-    summary="Link a third-party account",
-    description="201 for a new link; 200 when the same account was linked already.",
+    summary="Link a third-party account as the client says (development only)",
+    description="Refused with 403 `link-unverified-refused` unless OAUTH_ALLOW_UNVERIFIED_LINKS "
+    "is set (never in production): link through the provider with "
+    "`POST /me/accounts/{provider}/authorize`. Where allowed, the link is stored unverified; "
+    "201 for a new link, 200 when the same account was linked already.",
     secured=schemas.SIGNED_IN,
     body=schemas.body(schemas.LINK_ACCOUNT_BODY),
     response=schemas.responses(
@@ -52,6 +55,13 @@ async def me(request: AppRequest) -> HTTPResponse:
 )
 async def link_account(request: AppRequest) -> HTTPResponse:
     user = await current_user(request)
+    if not request.app.ctx.settings.oauth.allow_unverified_links:
+        raise UnverifiedLinkRefused(
+            N_(
+                "An account is linked through its provider, which proves it is yours: "
+                "POST /me/accounts/{provider}/authorize."
+            )
+        )
     body = json_object(request, schemas.LINK_ACCOUNT_BODY)
     provider = text_field(body, "provider", max_length=32, pattern=schemas.PROVIDER_PATTERN)
     external_id = text_field(body, "external_id", max_length=256)

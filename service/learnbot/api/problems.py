@@ -120,6 +120,49 @@ class AccountConflict(Problem):
     status, slug, title = 409, "account-conflict", N_("The account cannot be linked")
 
 
+class UnverifiedLinkRefused(Problem):
+    status, slug = 403, "link-unverified-refused"
+    title = N_("Accounts are linked through their provider")
+
+
+class LinkStateUnknown(Problem):
+    status, slug, title = 400, "link-state-unknown", N_("The link request is unknown")
+
+
+class LinkStateExpired(Problem):
+    status, slug, title = 400, "link-state-expired", N_("The link request expired")
+
+
+class LinkStateMismatch(Problem):
+    status, slug = 400, "link-state-mismatch"
+    title = N_("The link request is for another provider")
+
+
+class LinkDenied(Problem):
+    status, slug, title = 403, "link-denied", N_("The provider did not authorize the link")
+
+
+class LinkCodeRejected(Problem):
+    status, slug = 400, "link-code-rejected"
+    title = N_("The provider refused the authorization code")
+
+
+class LinkIdTokenRejected(Problem):
+    status, slug = 502, "link-id-token-rejected"
+    title = N_("The provider's ID token was rejected")
+
+
+class LinkProviderError(Problem):
+    status, slug = 502, "link-provider-error"
+    title = N_("The provider's answer cannot be used")
+
+
+class ProviderUnavailable(Problem):
+    status, slug = 503, "provider-unavailable"
+    title = N_("The provider is unavailable")
+    retry_after = 5
+
+
 class AdminNotBlockable(Problem):
     status, slug, title = 409, "admin-not-blockable", N_("Administrators cannot be blocked")
 

@@ -81,8 +81,15 @@ ACCOUNT = obj(
         "external_id": STRING,
         "display_name": NULLABLE_STRING,
         "linked_at": DATE_TIME,
+        "verified": BOOLEAN,
     }
 )
+AUTHORIZATION = obj({"provider": STRING, "authorization_url": STRING, "expires_at": DATE_TIME})
+PROVIDERS = obj(
+    {"providers": {"type": "array", "items": obj({"id": STRING, "name": STRING, "kind": STRING})}}
+)
+# The page a browser is shown at the end of a link when no OAUTH_RETURN_URL is set.
+HTML_PAGE: Schema = {"type": "string"}
 SIGN_IN = obj({"message": STRING, "user": USER, "is_admin": BOOLEAN})
 ME = obj(
     {
@@ -164,6 +171,27 @@ CURSOR = Parameter(
     "query",
     description="next_cursor of the previous page",
 )
+
+# The callback's query, as the provider sends it back (RFC 6749 4.1.2, RFC 9207): printable
+# ASCII (its VSCHAR), bounded so that all of it stays far below the 24 KiB of request headers.
+CALLBACK_VALUE_PATTERN = r"^[\x20-\x7e]*$"
+CALLBACK_VALUES = {
+    "state": (512, "the state of the authorization URL"),
+    "code": (2048, "the authorization code; absent when `error` is sent"),
+    "error": (128, "the provider's error code, such as access_denied"),
+    "error_description": (1024, "the provider's words on the error (not shown)"),
+    "iss": (512, "the provider's issuer (RFC 9207)"),
+}
+CALLBACK_PARAMETERS: list[dict[str, Any] | Parameter | str] = [
+    Parameter(
+        name,
+        String(maxLength=max_length, pattern=CALLBACK_VALUE_PATTERN),  # type: ignore[no-untyped-call]
+        "query",
+        required=name == "state",
+        description=description,
+    )
+    for name, (max_length, description) in CALLBACK_VALUES.items()
+]
 
 
 def body(schema: Schema) -> RequestBody:

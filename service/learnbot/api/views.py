@@ -33,4 +33,5 @@ def account_view(account: LinkedAccount) -> dict[str, object]:
         "external_id": account.external_id,
         "display_name": account.display_name,
         "linked_at": account.linked_at.isoformat(),
+        "verified": account.verified,
     }

@@ -28,9 +28,20 @@ SECRET_PATTERNS = (
     (re.compile(r"(?i)\b(user|query_id)(=|%3D)[^\s\"']*(&|%26)[^\s\"']*"), "[init-data]"),
     (re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+@"), r"\1[password]@"),
     (re.compile(r"(?i)(password\s*=\s*)\S+"), r"\1[password]"),
+    # OAuth: a callback's query, a token request's or response's fields.
+    (
+        re.compile(
+            r"(?i)\b(code|state|nonce|code_verifier|code_challenge|access_token|refresh_token"
+            r"|id_token|client_secret)(=|%3D|\"?\s*:\s*\"?)[^\s&\"',;]+"
+        ),
+        r"\1\2[redacted]",
+    ),
+    # A JWT (an ID token), and GitHub's tokens, wherever they stand.
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[jwt]"),
+    (re.compile(r"\bgh[opsur]_[A-Za-z0-9]{16,}"), "[github-token]"),
 )
 # Every pattern above needs one of these: most messages have none and skip the patterns.
-_MAY_HOLD_A_SECRET = re.compile(r"(?i)[:=]|%3d|tma")
+_MAY_HOLD_A_SECRET = re.compile(r"(?i)[:=]|%3d|tma|eyJ|gh[opsur]_")
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
@@ -130,5 +141,10 @@ def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
             name: {"level": level, "handlers": [], "propagate": True}
             for name in ("sanic.root", "sanic.error", "sanic.server", "sanic.websockets")
         }
-        | {"sanic.access": {"level": "WARNING", "handlers": [], "propagate": False}},
+        | {"sanic.access": {"level": "WARNING", "handlers": [], "propagate": False}}
+        # One line a request: the provider calls a link makes are not logged one by one.
+        | {
+            name: {"level": "WARNING", "handlers": [], "propagate": True}
+            for name in ("httpx2", "httpcore2")
+        },
     }

@@ -50,6 +50,11 @@ BOT_UPDATES = Counter(
 BOT_API_REQUESTS = Counter(
     "bot_api_requests_total", "Calls to the Telegram Bot API.", ("method", "outcome")
 )
+ACCOUNT_LINKS = Counter(
+    "account_links_total",
+    "Account links through a provider: started, then one outcome per callback.",
+    ("provider", "outcome"),
+)
 DB_POOL = Gauge(
     "db_pool_connections",
     "PostgreSQL pool connections, summed over live workers.",

@@ -9,6 +9,7 @@ from learnbot.observability.metrics import DB_POOL, DB_QUERY_DURATION
 from learnbot.storage import (
     LinkedAccount,
     MigrationState,
+    OAuthState,
     SignIn,
     TelegramProfile,
     User,
@@ -79,17 +80,27 @@ class TimedStore(UserStore):
         external_id: str,
         display_name: str | None,
         linked_at: datetime,
+        *,
+        verified: bool = False,
     ) -> tuple[LinkedAccount, bool]:
         return await self._timed(
             "link_account",
             lambda: self.inner.link_account(
-                user_id, provider, external_id, display_name, linked_at
+                user_id, provider, external_id, display_name, linked_at, verified=verified
             ),
         )
 
     async def unlink_account(self, user_id: int, provider: str) -> bool:
         return await self._timed(
             "unlink_account", lambda: self.inner.unlink_account(user_id, provider)
+        )
+
+    async def save_oauth_state(self, state: OAuthState) -> None:
+        await self._timed("save_oauth_state", lambda: self.inner.save_oauth_state(state))
+
+    async def take_oauth_state(self, state_hash: str) -> OAuthState | None:
+        return await self._timed(
+            "take_oauth_state", lambda: self.inner.take_oauth_state(state_hash)
         )
 
     async def list_users(self, limit: int, cursor: str | None) -> UserPage:

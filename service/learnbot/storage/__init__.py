@@ -8,6 +8,7 @@ from learnbot.storage.migrations import Dialect
 from learnbot.storage.models import (
     LinkedAccount,
     MigrationState,
+    OAuthState,
     SignIn,
     TelegramProfile,
     User,
@@ -19,6 +20,7 @@ __all__ = [
     "InvalidCursor",
     "LinkedAccount",
     "MigrationState",
+    "OAuthState",
     "SignIn",
     "StorageError",
     "TelegramProfile",

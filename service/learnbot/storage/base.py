@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from learnbot.storage.models import (
     LinkedAccount,
     MigrationState,
+    OAuthState,
     SignIn,
     TelegramProfile,
     User,
@@ -22,6 +25,22 @@ USER_COLUMNS = (
 # when an update id that is a multiple of PRUNE_EVERY is recorded.
 UPDATES_KEPT = timedelta(days=7)
 PRUNE_EVERY = 100
+# The linked_accounts columns in the order both back ends read them into a LinkedAccount.
+ACCOUNT_COLUMNS = "provider, external_id, display_name, linked_at, verified"
+OAUTH_STATE_COLUMNS = "state_hash, user_id, provider, code_verifier, nonce, created_at, expires_at"
+
+
+def oauth_state(row: Sequence[Any], moment: Callable[[Any], datetime]) -> OAuthState:
+    """An OAuthState from a row of OAUTH_STATE_COLUMNS; `moment` reads a stored timestamp."""
+    return OAuthState(
+        state_hash=row[0],
+        user_id=row[1],
+        provider=row[2],
+        code_verifier=row[3],
+        nonce=row[4],
+        created_at=moment(row[5]),
+        expires_at=moment(row[6]),
+    )
 
 
 class StorageError(Exception):
@@ -86,18 +105,37 @@ class UserStore(ABC):
         external_id: str,
         display_name: str | None,
         linked_at: datetime,
+        *,
+        verified: bool = False,
     ) -> tuple[LinkedAccount, bool]:
-        """Returns the link and whether it is new; relinking the same id updates the name."""
+        """Returns the link and whether it is new; relinking the same id updates the name.
+
+        A verified link (the provider proved it) marks a relinked account verified, and
+        takes the place of unverified links in its way: the same account held unverified by
+        another user, and another account of the provider the user linked unverified. An
+        unverified link never displaces anything, and leaves a verified one verified.
+        """
 
     @abstractmethod
     async def unlink_account(self, user_id: int, provider: str) -> bool: ...
+
+    @abstractmethod
+    async def save_oauth_state(self, state: OAuthState) -> None:
+        """Stores a pending authorization, and removes those expired before it was created."""
+
+    @abstractmethod
+    async def take_oauth_state(self, state_hash: str) -> OAuthState | None:
+        """The pending authorization of this hash, removed in the same statement: of two
+        concurrent calls, one gets it. None when there is none (or it was taken already)."""
 
     @abstractmethod
     async def list_users(self, limit: int, cursor: str | None) -> UserPage:
         """Newest first; raises InvalidCursor for a cursor it did not issue."""
 
     @abstractmethod
-    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None: ...
+    async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
+        """A block also ends the user's pending OAuth authorizations: no callback links an
+        account to a blocked user."""
 
     @abstractmethod
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:

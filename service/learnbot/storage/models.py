@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -41,6 +41,22 @@ class LinkedAccount:
     external_id: str
     display_name: str | None
     linked_at: datetime
+    # True when the provider proved the link (OAuth); False for a client-supplied one.
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthState:
+    """A pending authorization: what the callback needs to finish it, stored under the hash
+    of the `state` the provider hands back, used once."""
+
+    state_hash: str
+    user_id: int
+    provider: str
+    code_verifier: str = field(repr=False)
+    nonce: str | None = field(repr=False)
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,18 +14,22 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from learnbot.storage import migrations
 from learnbot.storage.base import (
+    ACCOUNT_COLUMNS,
+    OAUTH_STATE_COLUMNS,
     PRUNE_EVERY,
     UPDATES_KEPT,
     USER_COLUMNS,
     AccountConflict,
     StorageError,
     UserStore,
+    oauth_state,
 )
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.deadline import Deadline, within_deadline
 from learnbot.storage.models import (
     LinkedAccount,
     MigrationState,
+    OAuthState,
     SignIn,
     TelegramProfile,
     User,
@@ -197,7 +201,9 @@ class PostgresUserStore(UserStore):
                     (
                         SELECT coalesce(
                             json_agg(
-                                json_build_array(provider, external_id, display_name, linked_at)
+                                json_build_array(
+                                    provider, external_id, display_name, linked_at, verified
+                                )
                                 ORDER BY provider
                             ),
                             '[]'
@@ -219,8 +225,9 @@ class PostgresUserStore(UserStore):
                 external_id=external_id,
                 display_name=display_name,
                 linked_at=datetime.fromisoformat(linked_at).astimezone(UTC),
+                verified=verified,
             )
-            for provider, external_id, display_name, linked_at in row[13]
+            for provider, external_id, display_name, linked_at, verified in row[13]
         ]
         return _user(row), accounts
 
@@ -228,12 +235,12 @@ class PostgresUserStore(UserStore):
     async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
         async with self._connection() as connection:
             cursor = await connection.execute(
-                """
-                SELECT provider, external_id, display_name, linked_at
+                f"""
+                SELECT {ACCOUNT_COLUMNS}
                 FROM linked_accounts
                 WHERE user_id = %s
                 ORDER BY provider
-                """,
+                """,  # noqa: S608 - a constant column list
                 (user_id,),
             )
             rows = await cursor.fetchall()
@@ -247,12 +254,14 @@ class PostgresUserStore(UserStore):
         external_id: str,
         display_name: str | None,
         linked_at: datetime,
+        *,
+        verified: bool = False,
     ) -> tuple[LinkedAccount, bool]:
         linked = _utc(linked_at)
         for _ in range(3):
             try:
                 row = await self._insert_or_rename_link(
-                    user_id, provider, external_id, display_name, linked
+                    user_id, provider, external_id, display_name, linked, verified
                 )
             except psycopg.errors.UniqueViolation as exc:
                 if exc.diag.constraint_name != "linked_accounts_user_id_provider_key":
@@ -262,7 +271,7 @@ class PostgresUserStore(UserStore):
                 continue
             if row is None:
                 raise AccountConflict(provider, "taken")
-            return _account(row), row[4]
+            return _account(row), row[5]
         raise AccountConflict(provider, "linked")
 
     async def _insert_or_rename_link(
@@ -272,22 +281,70 @@ class PostgresUserStore(UserStore):
         external_id: str,
         display_name: str | None,
         linked_at: datetime,
+        verified: bool,
     ) -> TupleRow | None:
         """Returns None when another user holds the account."""
-        async with self._connection() as connection:
+        async with self._connection() as connection, connection.transaction():
+            if verified:
+                # Unverified links in the way of a verified one: the same account held by
+                # another user, and another account of the provider held by this user.
+                await connection.execute(
+                    """
+                    DELETE FROM linked_accounts
+                    WHERE provider = %(provider)s AND NOT verified
+                        AND (
+                            (external_id = %(external_id)s AND user_id <> %(user_id)s)
+                            OR (user_id = %(user_id)s AND external_id <> %(external_id)s)
+                        )
+                    """,
+                    {"provider": provider, "external_id": external_id, "user_id": user_id},
+                )
             cursor = await connection.execute(
-                """
+                f"""
                 INSERT INTO linked_accounts
-                    (user_id, provider, external_id, display_name, linked_at)
-                VALUES (%s, %s, %s, %s, %s)
+                    (user_id, provider, external_id, display_name, linked_at, verified)
+                VALUES (%s, %s, %s, %s, %s, %s)
                 ON CONFLICT (provider, external_id) DO UPDATE
-                    SET display_name = excluded.display_name
+                    SET display_name = excluded.display_name,
+                        verified = linked_accounts.verified OR excluded.verified
                     WHERE linked_accounts.user_id = excluded.user_id
-                RETURNING provider, external_id, display_name, linked_at, (xmax = 0) AS created
-                """,
-                (user_id, provider, external_id, display_name, linked_at),
+                RETURNING {ACCOUNT_COLUMNS}, (xmax = 0) AS created
+                """,  # noqa: S608 - a constant column list
+                (user_id, provider, external_id, display_name, linked_at, verified),
             )
             return await cursor.fetchone()
+
+    @within_deadline
+    async def save_oauth_state(self, state: OAuthState) -> None:
+        async with self._connection() as connection, connection.transaction():
+            await connection.execute(
+                "DELETE FROM oauth_states WHERE expires_at <= %s", (_utc(state.created_at),)
+            )
+            await connection.execute(
+                f"""
+                INSERT INTO oauth_states ({OAUTH_STATE_COLUMNS})
+                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                """,  # noqa: S608 - a constant column list
+                (
+                    state.state_hash,
+                    state.user_id,
+                    state.provider,
+                    state.code_verifier,
+                    state.nonce,
+                    _utc(state.created_at),
+                    _utc(state.expires_at),
+                ),
+            )
+
+    @within_deadline
+    async def take_oauth_state(self, state_hash: str) -> OAuthState | None:
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                f"DELETE FROM oauth_states WHERE state_hash = %s RETURNING {OAUTH_STATE_COLUMNS}",  # noqa: S608 - a constant column list
+                (state_hash,),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else oauth_state(row, _utc)
 
     @within_deadline
     async def unlink_account(self, user_id: int, provider: str) -> bool:
@@ -332,9 +389,23 @@ class PostgresUserStore(UserStore):
 
     @within_deadline
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
-        return await self._update_user(
-            "is_blocked = %s", "telegram_id = %s", (blocked, telegram_id)
-        )
+        async with self._connection() as connection:
+            cursor = await connection.execute(
+                f"""
+                WITH changed AS (
+                    UPDATE users SET is_blocked = %(blocked)s WHERE telegram_id = %(telegram_id)s
+                    RETURNING {USER_COLUMNS}
+                ),
+                ended AS (
+                    DELETE FROM oauth_states
+                    WHERE %(blocked)s AND user_id IN (SELECT id FROM changed)
+                )
+                SELECT * FROM changed
+                """,  # noqa: S608 - a constant column list
+                {"blocked": blocked, "telegram_id": telegram_id},
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _user(row)
 
     @within_deadline
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
@@ -427,4 +498,5 @@ def _account(row: TupleRow) -> LinkedAccount:
         external_id=row[1],
         display_name=row[2],
         linked_at=row[3].astimezone(UTC),
+        verified=row[4],
     )

@@ -10,17 +10,21 @@ from typing import Any, TypeVar
 
 from learnbot.storage import migrations
 from learnbot.storage.base import (
+    ACCOUNT_COLUMNS,
+    OAUTH_STATE_COLUMNS,
     PRUNE_EVERY,
     UPDATES_KEPT,
     USER_COLUMNS,
     AccountConflict,
     StorageError,
     UserStore,
+    oauth_state,
 )
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.models import (
     LinkedAccount,
     MigrationState,
+    OAuthState,
     SignIn,
     TelegramProfile,
     User,
@@ -28,6 +32,14 @@ from learnbot.storage.models import (
 )
 
 T = TypeVar("T")
+
+# Unverified links in the way of a verified one: the same account held by another user, and
+# another account of the provider held by this user.
+_YIELD_TO_PROOF = """
+DELETE FROM linked_accounts
+WHERE provider = ? AND NOT verified
+    AND ((external_id = ? AND user_id <> ?) OR (user_id = ? AND external_id <> ?))
+"""
 
 
 class SQLiteUserStore(UserStore):
@@ -146,6 +158,8 @@ class SQLiteUserStore(UserStore):
         external_id: str,
         display_name: str | None,
         linked_at: datetime,
+        *,
+        verified: bool = False,
     ) -> tuple[LinkedAccount, bool]:
         linked = _timestamp(linked_at)
 
@@ -153,6 +167,10 @@ class SQLiteUserStore(UserStore):
             # BEGIN IMMEDIATE takes the write lock first, so checking before writing cannot race.
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
+                if verified:
+                    connection.execute(
+                        _YIELD_TO_PROOF, (provider, external_id, user_id, user_id, external_id)
+                    )
                 owner = connection.execute(
                     "SELECT user_id FROM linked_accounts WHERE provider = ? AND external_id = ?",
                     (provider, external_id),
@@ -161,12 +179,12 @@ class SQLiteUserStore(UserStore):
                     raise AccountConflict(provider, "taken")
                 if owner is not None:
                     (row,) = connection.execute(
-                        """
-                        UPDATE linked_accounts SET display_name = ?
+                        f"""
+                        UPDATE linked_accounts SET display_name = ?, verified = verified OR ?
                         WHERE provider = ? AND external_id = ?
-                        RETURNING provider, external_id, display_name, linked_at
-                        """,
-                        (display_name, provider, external_id),
+                        RETURNING {ACCOUNT_COLUMNS}
+                        """,  # noqa: S608 - a constant column list
+                        (display_name, verified, provider, external_id),
                     ).fetchall()
                     return _account(row), False
                 other = connection.execute(
@@ -176,17 +194,53 @@ class SQLiteUserStore(UserStore):
                 if other is not None:
                     raise AccountConflict(provider, "linked")
                 (row,) = connection.execute(
-                    """
+                    f"""
                     INSERT INTO linked_accounts
-                        (user_id, provider, external_id, display_name, linked_at)
-                    VALUES (?, ?, ?, ?, ?)
-                    RETURNING provider, external_id, display_name, linked_at
-                    """,
-                    (user_id, provider, external_id, display_name, linked),
+                        (user_id, provider, external_id, display_name, linked_at, verified)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    RETURNING {ACCOUNT_COLUMNS}
+                    """,  # noqa: S608 - a constant column list
+                    (user_id, provider, external_id, display_name, linked, verified),
                 ).fetchall()
                 return _account(row), True
 
         return await self._run(link)
+
+    async def save_oauth_state(self, state: OAuthState) -> None:
+        def save(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute(
+                    "DELETE FROM oauth_states WHERE expires_at <= ?",
+                    (_timestamp(state.created_at),),
+                )
+                connection.execute(
+                    f"""
+                    INSERT INTO oauth_states ({OAUTH_STATE_COLUMNS})
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,  # noqa: S608 - a constant column list
+                    (
+                        state.state_hash,
+                        state.user_id,
+                        state.provider,
+                        state.code_verifier,
+                        state.nonce,
+                        _timestamp(state.created_at),
+                        _timestamp(state.expires_at),
+                    ),
+                )
+
+        await self._run(save)
+
+    async def take_oauth_state(self, state_hash: str) -> OAuthState | None:
+        def take(connection: sqlite3.Connection) -> OAuthState | None:
+            row = connection.execute(
+                f"DELETE FROM oauth_states WHERE state_hash = ? RETURNING {OAUTH_STATE_COLUMNS}",  # noqa: S608 - a constant column list
+                (state_hash,),
+            ).fetchone()
+            return None if row is None else oauth_state(row, _from_timestamp)
+
+        return await self._run(take)
 
     async def unlink_account(self, user_id: int, provider: str) -> bool:
         def unlink(connection: sqlite3.Connection) -> bool:
@@ -232,7 +286,24 @@ class SQLiteUserStore(UserStore):
         return await self._run(page)
 
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
-        return await self._update_user("is_blocked = ?", "telegram_id = ?", (blocked, telegram_id))
+        def update(connection: sqlite3.Connection) -> User | None:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                rows = connection.execute(
+                    f"""
+                    UPDATE users SET is_blocked = ? WHERE telegram_id = ?
+                    RETURNING {USER_COLUMNS}
+                    """,  # noqa: S608 - a constant column list
+                    (blocked, telegram_id),
+                ).fetchall()
+                if not rows:
+                    return None
+                user = _user(rows[0])
+                if blocked:
+                    connection.execute("DELETE FROM oauth_states WHERE user_id = ?", (user.id,))
+                return user
+
+        return await self._run(update)
 
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
         return await self._update_user("locale = ?", "id = ?", (locale, user_id))
@@ -319,12 +390,12 @@ def _from_timestamp(text: str) -> datetime:
 
 def _accounts(connection: sqlite3.Connection, user_id: int) -> list[LinkedAccount]:
     rows = connection.execute(
-        """
-        SELECT provider, external_id, display_name, linked_at
+        f"""
+        SELECT {ACCOUNT_COLUMNS}
         FROM linked_accounts
         WHERE user_id = ?
         ORDER BY provider
-        """,
+        """,  # noqa: S608 - a constant column list
         (user_id,),
     ).fetchall()
     return [_account(row) for row in rows]
@@ -363,4 +434,5 @@ def _account(row: Any) -> LinkedAccount:
         external_id=row[1],
         display_name=row[2],
         linked_at=_from_timestamp(row[3]),
+        verified=bool(row[4]),
     )
