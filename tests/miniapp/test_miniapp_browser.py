@@ -20,6 +20,9 @@ import httpx
 import psycopg
 import pytest
 from babel import Locale
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from psycopg import sql
+
 from miniapp_page import (
     DARK_THEME,
     LIGHT_THEME,
@@ -28,9 +31,6 @@ from miniapp_page import (
     MiniApp,
     serious_accessibility_violations,
 )
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
-from psycopg import sql
-
 from service_process import ADMIN_ID, Server, init_data, new_telegram_id, server_env, start_server
 
 pytestmark = pytest.mark.slow
