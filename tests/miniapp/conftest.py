@@ -8,8 +8,9 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from miniapp_page import AXE, CHROMIUM_ARGS, HERE
 from playwright.sync_api import Browser, sync_playwright
+
+from miniapp_page import AXE, CHROMIUM_ARGS, HERE
 
 
 def chromium_path() -> str:
