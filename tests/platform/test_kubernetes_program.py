@@ -177,8 +177,8 @@ def test_the_api_deployment_probes_health_and_readiness(kubernetes_stack: StackR
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]  # noqa: S108
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert container["resources"] == {
-        "requests": {"cpu": "500m", "memory": "512Mi"},
-        "limits": {"cpu": "1000m", "memory": "512Mi"},
+        "requests": {"cpu": "500m", "memory": "1024Mi"},
+        "limits": {"cpu": "1000m", "memory": "1024Mi"},
     }
 
 
