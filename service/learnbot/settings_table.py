@@ -63,10 +63,7 @@ def database_url(raw: str) -> str:
     return raw
 
 
-def redis_url(raw: str) -> str:
-    if not re.fullmatch(r"rediss?://\S+", raw):
-        raise Invalid("a Redis URL: redis://host:6379/0 or rediss://...")
-    return raw
+redis_url = matching(r"rediss?://\S+", "a Redis URL: redis://host:6379/0 or rediss://...")
 
 
 def is_cron_expression(expression: str) -> bool:
@@ -120,10 +117,7 @@ def endpoint_url(raw: str) -> str:
     return raw
 
 
-def region(raw: str) -> str:
-    if not re.fullmatch(r"[a-z0-9-]{1,32}", raw):
-        raise Invalid("an S3 region name such as eu-central-1")
-    return raw
+region = matching(r"[a-z0-9-]{1,32}", "an S3 region name such as eu-central-1")
 
 
 def miniapp_url(raw: str) -> str:
