@@ -4,6 +4,7 @@ what it registered."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import runpy
 import subprocess
@@ -280,6 +281,8 @@ def run_program(
 
 
 BASE_CONFIG = {"telegramBotToken": BOT_TOKEN, "adminTelegramIds": "111111111,222222222"}
+# Account linking's client secrets, which reach the stack inside one secret setting.
+OAUTH_CLIENT_SECRETS = {"github": "github-client-secret-2e9d", "corp": "corp-client-secret-71ab"}
 # Every secret the stack takes, each a value no other setting contains.
 SECRETS = {
     "telegramBotToken": BOT_TOKEN,
@@ -292,7 +295,10 @@ SECRETS = {
     "backupS3AccessKeyId": "AKIAEXAMPLE9Z8Y",
     "backupS3SecretAccessKey": "s3-secret-key-0x9y8z",
     "telegramWebhookSecret": "telegram-webhook-secret-6b7c",
+    "oauthClientSecrets": json.dumps(OAUTH_CLIENT_SECRETS),
 }
+# Every secret value, those inside a setting included.
+SECRET_VALUES = (*SECRETS.values(), *OAUTH_CLIENT_SECRETS.values())
 CONFIGURED = {
     **SECRETS,
     "namePrefix": "lb-prod",
@@ -308,6 +314,13 @@ CONFIGURED = {
     "backupS3Url": "s3://learnbot-backups/prod",
     "backupS3Region": "eu-central-1",
     "telegramWebhookUrl": "https://bot.example.com/telegram/webhook",
+    "oauthProviders": json.dumps(
+        [
+            {"id": "github", "kind": "github", "clientId": "Iv1.configured"},
+            {"id": "corp", "issuer": "https://login.example.com", "clientId": "learnbot"},
+        ]
+    ),
+    "oauthRedirectBaseUrl": "https://bot.example.com",
 }
 
 KUBERNETES_CONFIG = {

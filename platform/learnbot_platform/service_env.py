@@ -63,6 +63,7 @@ def api_environment(config: StackConfig) -> dict[str, str]:
     }
     if config.telegram_bot_id is not None:
         env["TELEGRAM_BOT_ID"] = str(config.telegram_bot_id)
+    env.update(config.oauth.plain)
     return {name: value for name, value in env.items() if value}
 
 
@@ -71,6 +72,7 @@ def api_secret_environment(config: StackConfig) -> dict[str, Secret]:
         "TELEGRAM_BOT_TOKEN": config.telegram_bot_token,
         "SENTRY_DSN": config.sentry_dsn,
         "TELEGRAM_WEBHOOK_SECRET": config.telegram_webhook_secret,
+        **{name: Secret(value) for name, value in config.oauth.secret.items()},
     }
     return {name: value for name, value in secrets.items() if value is not None}
 

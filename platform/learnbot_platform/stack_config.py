@@ -29,6 +29,7 @@ from learnbot.setting import (
 
 # The backup job's test of a schedule, which the stack's tests check on the edges.
 from learnbot.settings_table import is_cron_expression as is_cron_expression
+from learnbot_platform.oauth_providers import OAuthEnvironment, OAuthKeyError, oauth_environment
 
 NAMESPACE = "learnbot"
 # The service image installs pg_dump of this major version (service/Dockerfile).
@@ -179,6 +180,8 @@ class StackConfig:
     # Where Telegram delivers the bot's updates, and the secret it sends with each.
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: Secret | None = None
+    # Account linking's OAUTH_* variables for the API, client secrets apart.
+    oauth: OAuthEnvironment = field(default_factory=OAuthEnvironment)
 
     @property
     def sets_up_bot(self) -> bool:
@@ -389,6 +392,14 @@ INSTALL_PROMETHEUS_OPERATOR = _stack_row(
 MONITORING_LABELS: Setting[dict[str, str]] = _stack_row(
     "monitoringLabels", _labels, {}, targets=KUBERNETES
 )
+# Account linking's providers: a list of objects, and their client secrets by provider id
+# (learnbot_platform.oauth_providers turns them into the API's OAUTH_* variables).
+OAUTH_PROVIDERS = _stack_row("oauthProviders", text)
+OAUTH_CLIENT_SECRETS = _stack_row("oauthClientSecrets", text, secret=True)
+# Unset on Kubernetes: https://<learnbot:host>.
+OAUTH_REDIRECT_BASE_URL = _stack_row("oauthRedirectBaseUrl", text)
+OAUTH_RETURN_URL = _stack_row("oauthReturnUrl", text)
+OAUTH_STATE_TTL_SECONDS = _stack_row("oauthStateTtlSeconds", text)
 
 SETTINGS: tuple[Setting[Any], ...] = (
     *(row for row in table.SETTINGS if row.key is not None),
@@ -498,7 +509,24 @@ def load_stack_config(
         kubernetes=kubernetes,
         miniapp_url=values.get(table.MINIAPP_URL),
         **_webhook(values),
+        oauth=_oauth(values, kubernetes),
     )
+
+
+def _oauth(values: _Values, kubernetes: KubernetesConfig | None) -> OAuthEnvironment:
+    redirect_base_url = values.get(OAUTH_REDIRECT_BASE_URL)
+    if redirect_base_url is None and kubernetes is not None and OAUTH_PROVIDERS in values:
+        redirect_base_url = f"https://{kubernetes.host}"
+    try:
+        return oauth_environment(
+            values.get(OAUTH_PROVIDERS),
+            values.get(OAUTH_CLIENT_SECRETS),
+            redirect_base_url=redirect_base_url,
+            return_url=values.get(OAUTH_RETURN_URL),
+            state_ttl_seconds=values.get(OAUTH_STATE_TTL_SECONDS),
+        )
+    except OAuthKeyError as refused:
+        raise StackConfigError(refused.key, refused.allowed) from None
 
 
 def _webhook(values: _Values) -> dict[str, Any]:

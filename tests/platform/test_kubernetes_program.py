@@ -27,6 +27,7 @@ from stack_run import (
     KUBERNETES_SECRETS,
     RANDOM_PASSWORD,
     ROOT,
+    SECRET_VALUES,
     StackRun,
     assert_command_exists,
     is_secret,
@@ -556,7 +557,7 @@ def test_alertmanager_gets_its_configuration_from_secrets_amtool_accepts(
 
 
 def test_no_secret_reaches_the_engine_unmarked(kubernetes_configured: StackRun) -> None:
-    secrets = list(KUBERNETES_SECRETS.values())
+    secrets = [*KUBERNETES_SECRETS.values(), *SECRET_VALUES]
     assert kubernetes_configured.mocks.resources
     for resource in kubernetes_configured.mocks.resources:
         for text in walk_unsecret(resource.inputs):

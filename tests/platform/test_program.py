@@ -24,6 +24,7 @@ from stack_run import (
     CONTAINER,
     REMOTE_IMAGE,
     ROOT,
+    SECRET_VALUES,
     SECRETS,
     VOLUME,
     StackMocks,
@@ -449,7 +450,7 @@ def test_backups_run_the_job_with_its_schedule_and_retention(configured_stack: S
 
 
 def test_no_secret_reaches_the_engine_unmarked(configured_stack: StackRun) -> None:
-    secrets = list(SECRETS.values())
+    secrets = list(SECRET_VALUES)
     assert configured_stack.mocks.resources
     for resource in configured_stack.mocks.resources:
         for text in walk_unsecret(resource.inputs):

@@ -341,6 +341,12 @@ COMBINED: list[tuple[dict[str, str], str, str]] = [
         "databasePoolSize",
         "at most 7 with 20 API replicas of 2 workers: apiMaxReplicas x apiWorkers",
     ),
+    # Each provider's own checks: tests/platform/test_oauth_providers.py.
+    ({"oauthProviders": "github"}, "oauthProviders", "a list of providers"),
+    ({"oauthClientSecrets": "zz-secret-zz"}, "oauthClientSecrets", "an object of client secrets"),
+    ({"oauthRedirectBaseUrl": "https://x.example.com"}, "oauthRedirectBaseUrl", "set only with"),
+    ({"oauthReturnUrl": "https://t.me/b/a"}, "oauthReturnUrl", "set only with"),
+    ({"oauthStateTtlSeconds": "600"}, "oauthStateTtlSeconds", "set only with"),
 ]
 
 

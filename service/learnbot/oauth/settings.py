@@ -31,7 +31,7 @@ DEFAULT_SCOPES: dict[ProviderKind, tuple[str, ...]] = {
 CALLBACK_PATH = "/auth/oauth/{provider}/callback"
 
 # An id is the `provider` of a link and, upper-cased, part of its variables' names.
-_PROVIDER_ID = re.compile(r"[a-z0-9][a-z0-9_]{0,31}")
+PROVIDER_ID = re.compile(r"[a-z0-9][a-z0-9_]{0,31}")
 # RFC 6749's client id and secret characters (VSCHAR), without the space.
 _CLIENT_CREDENTIAL = re.compile(r"[\x21-\x7e]{1,512}")
 # RFC 6749's scope-token.
@@ -137,7 +137,7 @@ def _read(env: Mapping[str, str], text: _Text) -> OAuthSettings:
 def _provider_ids(raw: str | None) -> tuple[str, ...]:
     ids = tuple(part.strip() for part in (raw or "").split(",") if part.strip())
     for provider_id in ids:
-        if not _PROVIDER_ID.fullmatch(provider_id):
+        if not PROVIDER_ID.fullmatch(provider_id):
             raise _Refused(
                 "OAUTH_PROVIDERS",
                 "comma-separated provider ids, each 1 to 32 lower-case letters, digits and _ "
