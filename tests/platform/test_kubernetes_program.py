@@ -25,6 +25,7 @@ from stack_run import (
     KUBERNETES_CONFIG,
     KUBERNETES_CONFIGURED,
     KUBERNETES_SECRETS,
+    OAUTH_CLIENT_SECRETS,
     RANDOM_PASSWORD,
     ROOT,
     SECRET_VALUES,
@@ -584,3 +585,16 @@ def test_secrets_reach_the_cluster_as_kubernetes_secrets_only(
     for text in (t for r in kubernetes_stack.mocks.resources for t in walk_unsecret(r.inputs)):
         assert "generated-database-password" not in text
         assert "generated-monitoring-grafana-password" not in text
+
+
+def test_account_linking_client_secrets_are_in_the_api_secret(
+    kubernetes_configured: StackRun,
+) -> None:
+    api = of_kind(kubernetes_configured, "Deployment")["learnbot-prod-api"]
+    (server,) = api["spec"]["template"]["spec"]["containers"]
+    plain = {item["name"]: item.get("value") for item in server["env"]}
+    assert plain["OAUTH_PROVIDERS"] == "github,corp"
+    assert not any(name.endswith("_CLIENT_SECRET") for name in plain)
+    secret = of_kind(kubernetes_configured, "Secret")["learnbot-prod-api"]["stringData"]
+    assert secret["OAUTH_GITHUB_CLIENT_SECRET"] == OAUTH_CLIENT_SECRETS["github"]
+    assert secret["OAUTH_CORP_CLIENT_SECRET"] == OAUTH_CLIENT_SECRETS["corp"]

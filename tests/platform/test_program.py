@@ -22,6 +22,7 @@ from stack_run import (
     COMPONENTS,
     CONFIGURED,
     CONTAINER,
+    OAUTH_CLIENT_SECRETS,
     REMOTE_IMAGE,
     ROOT,
     SECRET_VALUES,
@@ -524,3 +525,14 @@ def test_invalid_configuration_stops_before_any_resource(
     assert str(error.value).startswith(message)
     assert BOT_TOKEN not in str(error.value)
     assert mocks.resources == []
+
+
+def test_account_linking_providers_reach_every_replica(configured_stack: StackRun) -> None:
+    containers = configured_stack.containers()
+    for name in ("lb-prod-api-1", "lb-prod-api-3"):
+        env = env_of(containers[name])
+        assert env["OAUTH_PROVIDERS"] == "github,corp"
+        assert env["OAUTH_CORP_ISSUER"] == "https://login.example.com"
+        assert env["OAUTH_REDIRECT_BASE_URL"] == CONFIGURED["oauthRedirectBaseUrl"]
+        assert env["OAUTH_GITHUB_CLIENT_SECRET"] == OAUTH_CLIENT_SECRETS["github"]
+        assert env["OAUTH_CORP_CLIENT_SECRET"] == OAUTH_CLIENT_SECRETS["corp"]
