@@ -115,6 +115,49 @@ def state_hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class BoundedTransport(httpx2.AsyncBaseTransport):
+    """Ends every answer whose body grows past `limit` bytes, whether or not it says its length:
+    a provider's token response, documents and user info are read into memory."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self._limit:
+            await response.aclose()
+            raise ProviderError(f"an answer over {self._limit} bytes")
+        return httpx2.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_BoundedStream(response.stream, self._limit),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _BoundedStream(httpx2.AsyncByteStream):
+    def __init__(self, stream: httpx2.SyncByteStream | httpx2.AsyncByteStream, limit: int) -> None:
+        assert isinstance(stream, httpx2.AsyncByteStream)
+        self._stream = stream
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        received = 0
+        async for chunk in self._stream:
+            received += len(chunk)
+            if received > self._limit:
+                raise ProviderError(f"an answer over {self._limit} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 class ProviderClient(ABC):
     """One provider's protocol, for one worker. The Authlib client is shared by the worker's
     requests: it is never given a token to keep (each call passes its own), so concurrent
@@ -135,6 +178,7 @@ class ProviderClient(ABC):
             code_challenge_method="S256",
             timeout=deadline,
             follow_redirects=False,
+            transport=BoundedTransport(httpx2.AsyncHTTPTransport(), MAX_DOCUMENT_BYTES),
         )
 
     async def aclose(self) -> None:
@@ -191,11 +235,7 @@ class ProviderClient(ABC):
                 raise ProviderUnavailable(f"HTTP {response.status_code}")
             if response.status_code != 200:
                 raise ProviderError(f"HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise ProviderError(f"an answer over {MAX_DOCUMENT_BYTES} bytes")
+            body = await response.aread()
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):
