@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 from babel import Locale
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from playwright.sync_api import Browser, Page, expect
 from psycopg import sql
 
 from miniapp_page import (
@@ -440,35 +440,12 @@ def test_the_page_may_load_its_own_files_and_telegrams_script_only(
     assert watch.page_errors == []
 
 
-def test_linking_opens_the_authorization_url_the_service_answers(miniapp: MiniApp) -> None:
-    """The page's half of OAuth linking, until the service offers it: with a provider in the
-    page's list, and the service's answer to POST /me/accounts/{provider}/authorize played by
-    the test, the page has Telegram open the provider's authorization URL."""
-    authorization_url = "https://provider.example.com/oauth/authorize?client_id=learnbot&state=s1"
-    posted: list[str] = []
-
-    def one_provider(route: Route) -> None:
-        original = route.fetch().text()
-        assert "export const LINK_PROVIDERS = [];" in original
-        route.fulfill(
-            body=original.replace("LINK_PROVIDERS = []", 'LINK_PROVIDERS = ["provider"]'),
-            content_type="text/javascript; charset=utf-8",
-        )
-
-    def authorize(route: Route) -> None:
-        posted.append(route.request.headers.get("authorization", ""))
-        route.fulfill(status=200, json={"authorization_url": authorization_url})
-
-    def prepare(context: BrowserContext) -> None:
-        context.route(f"{miniapp.url}/app/linking.js", one_provider)
-        context.route(f"{miniapp.url}/me/accounts/provider/authorize", authorize)
-
-    data = init_data(new_telegram_id())
-    page, watch = miniapp.open(data, prepare=prepare)
-    page.get_by_role("button", name="Link provider").click()
-    page.wait_for_function("Telegram.WebApp.standIn.calls.some(call => call[0] === 'openLink')")
-    assert ["openLink", authorization_url] in telegram_calls(page)
-    assert posted == ["tma " + data]
+def test_without_providers_the_page_offers_no_linking(miniapp: MiniApp) -> None:
+    """This service has no OAuth provider: the page offers nothing to link (the flow through a
+    real provider is tests/miniapp/test_miniapp_linking.py)."""
+    page, watch = miniapp.open(init_data(new_telegram_id()))
+    expect(page.locator("#accounts-title")).to_be_visible()
+    expect(page.locator("#link-providers")).to_have_count(0)
     watch.assert_clean()
 
 

@@ -2,7 +2,7 @@
 // for administrators the users. No build step: plain modules, served by the service at /app/.
 import { Api, ApiError, segment } from "./api.js";
 import { Catalog, SOURCE_CATALOG } from "./i18n.js";
-import { LINK_PROVIDERS, startLinking } from "./linking.js";
+import { linkProviders, startLinking } from "./linking.js";
 import { followTelegram, hasBackButton, hideBackButton, showBackButton, webApp } from "./telegram.js";
 
 const PAGE_SIZE = 10;
@@ -17,6 +17,7 @@ const state = {
   locales: [],
   greeting: "",
   me: null,
+  providers: [],
   view: "main",
   admin: null,
   linking: false,
@@ -39,6 +40,12 @@ function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+// A provider's name as the service configures it; an account of a provider no longer
+// configured shows its id.
+function providerName(id) {
+  return state.providers.find((provider) => provider.id === id)?.name ?? id;
+}
+
 function fullName(user) {
   return [user.first_name, user.last_name].filter(Boolean).join(" ");
 }
@@ -54,15 +61,17 @@ async function catalogFor(locale) {
 
 // Signs in, then reads the user in the language the service negotiated for them.
 async function load() {
-  const [signIn, locales] = await Promise.all([
+  const [signIn, locales, providers] = await Promise.all([
     api.post("auth/telegram", { init_data: initData }),
     api.get("i18n/locales"),
+    linkProviders(api),
   ]);
   const [catalog, me] = await Promise.all([catalogFor(signIn.locale), api.get("me")]);
   state.locales = locales.content.locales;
   state.catalog = catalog;
   state.greeting = signIn.content.message;
   state.me = me.content;
+  state.providers = providers;
 }
 
 async function reloadMe() {
@@ -168,7 +177,7 @@ function accountsSection(accounts) {
               h(
                 "span",
                 { id: `account-${index}`, class: "grow" },
-                h("strong", {}, account.provider),
+                h("strong", {}, providerName(account.provider)),
                 " ",
                 account.display_name ?? account.external_id,
               ),
@@ -181,12 +190,16 @@ function accountsSection(accounts) {
           ),
         )
       : null,
-    LINK_PROVIDERS.length
+    state.providers.length
       ? h(
           "div",
           { class: "actions", id: "link-providers" },
-          LINK_PROVIDERS.map((provider) =>
-            h("button", { type: "button", onclick: () => link(provider) }, t("Link %(provider)s", { provider })),
+          state.providers.map((provider) =>
+            h(
+              "button",
+              { type: "button", "data-provider": provider.id, onclick: () => link(provider.id) },
+              t("Link %(provider)s", { provider: provider.name }),
+            ),
           ),
         )
       : null,
@@ -275,7 +288,7 @@ function confirmed(question, action) {
 }
 
 async function unlink(account) {
-  if (!(await confirmed(t("Unlink your %(provider)s account?", { provider: account.provider }), t("Unlink")))) {
+  if (!(await confirmed(t("Unlink your %(provider)s account?", { provider: providerName(account.provider) }), t("Unlink")))) {
     return;
   }
   await run(async () => {

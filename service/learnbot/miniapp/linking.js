@@ -5,10 +5,13 @@
 import { segment } from "./api.js";
 import { openExternal } from "./telegram.js";
 
-// The providers the page offers to link: none until the service's OAuth linking is set up.
-export const LINK_PROVIDERS = [];
+// The providers the service links accounts through ({id, name, kind}); none when it has none.
+export async function linkProviders(api) {
+  const { content } = await api.get("auth/oauth/providers");
+  return Array.isArray(content?.providers) ? content.providers : [];
+}
 
 export async function startLinking(api, tg, provider) {
   const { content } = await api.post(`me/accounts/${segment(provider)}/authorize`, {});
-  openExternal(tg, content?.authorization_url ?? content?.url);
+  openExternal(tg, content?.authorization_url);
 }
