@@ -292,6 +292,7 @@ SECRETS = {
     "alertTelegramBotToken": "987654321:AAalert-bot-token-7c1d",
     "alertWebhookUrl": "https://tickets.example.com/hook-5e6f",
     "alertWebhookToken": "webhook-token-1a2b3c",
+    "alertHeartbeatUrl": "https://hc-ping.com/heartbeat-0f1e2d",
     "backupS3AccessKeyId": "AKIAEXAMPLE9Z8Y",
     "backupS3SecretAccessKey": "s3-secret-key-0x9y8z",
     "telegramWebhookSecret": "telegram-webhook-secret-6b7c",

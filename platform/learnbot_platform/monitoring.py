@@ -9,11 +9,13 @@ import pulumi
 import pulumi_random as random
 
 from learnbot_platform.rendering import (
+    ALERTMANAGER_TEMPLATES_DIR,
     WEBHOOK_TOKEN_FILE,
     AlertmanagerFiles,
     AlertReceivers,
     alertmanager_files,
 )
+from learnbot_platform.repository import MonitoringSources
 from learnbot_platform.stack import secret
 from learnbot_platform.stack_config import AlertReceiverConfig
 
@@ -31,6 +33,7 @@ class ReceiverSecrets:
     telegram_chat_id: int | None = None
     webhook_url: pulumi.Input[str] | None = field(default=None, repr=False)
     webhook_token: pulumi.Input[str] | None = field(default=None, repr=False)
+    heartbeat_url: pulumi.Input[str] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, config: AlertReceiverConfig) -> ReceiverSecrets:
@@ -40,26 +43,36 @@ class ReceiverSecrets:
             telegram_chat_id=config.telegram_chat_id,
             webhook_url=secret(config.webhook_url),
             webhook_token=secret(config.webhook_token),
+            heartbeat_url=secret(config.heartbeat_url),
         )
 
 
 def rendered_alertmanager_files(
-    source: str, receivers: ReceiverSecrets, token_file: str = WEBHOOK_TOKEN_FILE
+    sources: MonitoringSources,
+    receivers: ReceiverSecrets,
+    token_file: str = WEBHOOK_TOKEN_FILE,
+    templates_dir: str = ALERTMANAGER_TEMPLATES_DIR,
 ) -> pulumi.Output[AlertmanagerFiles]:
     """alerts/alertmanager/alertmanager.yml with the stack's receivers, once their secrets
-    resolve."""
+    resolve, and its message templates."""
     return pulumi.Output.all(
-        receivers.telegram_bot_token, receivers.webhook_url, receivers.webhook_token
+        receivers.telegram_bot_token,
+        receivers.webhook_url,
+        receivers.webhook_token,
+        receivers.heartbeat_url,
     ).apply(
         lambda v: alertmanager_files(
-            source,
+            sources.alertmanager,
             AlertReceivers(
                 telegram_bot_token=v[0],
                 telegram_chat_id=receivers.telegram_chat_id,
                 webhook_url=v[1],
                 webhook_token=v[2],
+                heartbeat_url=v[3],
             ),
             token_file=token_file,
+            templates=sources.alertmanager_templates,
+            templates_dir=templates_dir,
         )
     )
 

@@ -14,6 +14,10 @@ import yaml
 
 ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
 WEBHOOK_TOKEN_FILE = f"{ALERTMANAGER_SECRETS_DIR}/webhook-token"
+ALERTMANAGER_TEMPLATES_DIR = "/etc/alertmanager/templates"
+# The receivers of alerts/alertmanager/alertmanager.yml the stack fills in, by name.
+TICKETS_RECEIVER = "tickets"
+HEARTBEAT_RECEIVER = "heartbeat"
 DATASOURCE_UID = "prometheus"
 MAX_BODY = "64k"
 
@@ -30,6 +34,10 @@ class AlertReceivers:
     telegram_chat_id: int | None = None
     webhook_url: str | None = field(default=None, repr=False)
     webhook_token: str | None = field(default=None, repr=False)
+    # The dead man's switch's URL, which the Watchdog alert reaches every minute.
+    heartbeat_url: str | None = field(default=None, repr=False)
+    # None: Telegram's own Bot API (https://api.telegram.org).
+    telegram_api_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,8 @@ class AlertmanagerFiles:
     config: str = field(repr=False)
     # Container path -> content, for the files the configuration names.
     secret_files: dict[str, str] = field(repr=False)
+    # Container path -> content: the message templates (alerts/alertmanager/templates/).
+    templates: dict[str, str] = field(default_factory=dict)
 
 
 def _header(source: str) -> str:
@@ -107,7 +117,12 @@ def grafana_dashboard_providers(source: str, dashboards_path: str) -> str:
 
 
 def alertmanager_files(
-    source: str, receivers: AlertReceivers, *, token_file: str = WEBHOOK_TOKEN_FILE
+    source: str,
+    receivers: AlertReceivers,
+    *,
+    token_file: str = WEBHOOK_TOKEN_FILE,
+    templates: Mapping[str, str] | None = None,
+    templates_dir: str = ALERTMANAGER_TEMPLATES_DIR,
 ) -> AlertmanagerFiles:
     """alerts/alertmanager/alertmanager.yml with the stack's receivers filled in; the webhook's
     bearer token is read from token_file, a path under ALERTMANAGER_SECRETS_DIR.
@@ -115,20 +130,31 @@ def alertmanager_files(
     Alertmanager 0.25 (Debian's amtool, which checks this file) reads neither a Telegram token
     nor a webhook URL from a file, so those two are written into the configuration, which the
     stack keeps secret and mounts read-only; the webhook's bearer token is a file of its own.
-    A receiver whose settings are not configured keeps its routes but sends nothing.
+    A receiver whose settings are not configured keeps its routes but sends nothing. The
+    message templates (file name -> text) go to `templates_dir`, which the configuration names.
     """
     document = copy.deepcopy(yaml.safe_load(source))
     secret_files: dict[str, str] = {}
     for receiver in document.get("receivers") or []:
         _fill_telegram(receiver, receivers)
-        _fill_webhooks(receiver, receivers, secret_files, token_file)
-    for path in _paths_under(document, ALERTMANAGER_SECRETS_DIR):
+        if receiver.get("name") == HEARTBEAT_RECEIVER:
+            _fill_heartbeat(receiver, receivers)
+        else:
+            _fill_webhooks(receiver, receivers, secret_files, token_file)
+    if document.get("templates"):
+        document["templates"] = [f"{templates_dir}/*.tmpl"]
+    named = {key: value for key, value in document.items() if key != "templates"}
+    for path in _paths_under(named, ALERTMANAGER_SECRETS_DIR):
         if path not in secret_files:
             raise ValueError(
                 f"alerts/alertmanager/alertmanager.yml refers to {path}, "
                 "a file the stack does not provide"
             )
-    return AlertmanagerFiles(_dump("alerts/alertmanager/alertmanager.yml", document), secret_files)
+    return AlertmanagerFiles(
+        _dump("alerts/alertmanager/alertmanager.yml", document),
+        secret_files,
+        {f"{templates_dir}/{name}": text for name, text in (templates or {}).items()},
+    )
 
 
 def _fill_telegram(receiver: dict[str, Any], receivers: AlertReceivers) -> None:
@@ -141,6 +167,16 @@ def _fill_telegram(receiver: dict[str, Any], receivers: AlertReceivers) -> None:
         telegram.pop("bot_token_file", None)
         telegram["bot_token"] = receivers.telegram_bot_token
         telegram["chat_id"] = receivers.telegram_chat_id
+        if receivers.telegram_api_url is not None:
+            telegram["api_url"] = receivers.telegram_api_url
+
+
+def _fill_heartbeat(receiver: dict[str, Any], receivers: AlertReceivers) -> None:
+    if receivers.heartbeat_url is None:
+        receiver.pop("webhook_configs", None)
+        return
+    for webhook in receiver.get("webhook_configs") or []:
+        webhook["url"] = receivers.heartbeat_url
 
 
 def _fill_webhooks(

@@ -13,12 +13,15 @@ ALERTS = Path("alerts")
 # Recording rules and alert rules; Prometheus gets both side by side, by file name.
 RULE_FOLDERS = (ALERTS / "records", ALERTS / "rules")
 ALERTMANAGER_FILE = ALERTS / "alertmanager" / "alertmanager.yml"
+ALERTMANAGER_TEMPLATES = ALERTS / "alertmanager" / "templates"
 
 
 @dataclass(frozen=True, slots=True)
 class MonitoringSources:
     rule_files: dict[str, str]
     alertmanager: str
+    # The notification templates, by file name.
+    alertmanager_templates: dict[str, str]
     dashboards: dict[str, str]
     grafana_datasources: dict[str, str]
     grafana_dashboard_providers: dict[str, str]
@@ -29,6 +32,9 @@ def read_monitoring_sources(root: Path = ROOT) -> MonitoringSources:
     return MonitoringSources(
         rule_files={path.name: path.read_text() for path in rule_paths(root)},
         alertmanager=(root / ALERTMANAGER_FILE).read_text(),
+        alertmanager_templates={
+            p.name: p.read_text() for p in sorted((root / ALERTMANAGER_TEMPLATES).glob("*.tmpl"))
+        },
         dashboards={p.name: p.read_text() for p in sorted((root / "dashboards").glob("*.json"))},
         grafana_datasources=_yaml_files(provisioning / "datasources"),
         grafana_dashboard_providers=_yaml_files(provisioning / "dashboards"),

@@ -100,6 +100,8 @@ class AlertReceiverConfig:
     telegram_chat_id: int | None = None
     webhook_url: Secret | None = None
     webhook_token: Secret | None = None
+    # The dead man's switch: the URL the Watchdog alert reaches every minute.
+    heartbeat_url: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +350,10 @@ ALERT_WEBHOOK_URL = _stack_row(
     "alertWebhookUrl", _http_url("https://tickets.example.com/hook"), secret=True
 )
 ALERT_WEBHOOK_TOKEN = _stack_row("alertWebhookToken", text, secret=True)
+# A heartbeat service's ping URL (healthchecks.io, Dead Man's Snitch, ...): it names the check.
+ALERT_HEARTBEAT_URL = _stack_row(
+    "alertHeartbeatUrl", _http_url("https://hc-ping.com/<uuid>"), secret=True
+)
 # None: the ambient kubeconfig (KUBECONFIG or ~/.kube/config) of whoever runs Pulumi.
 KUBECONFIG = _stack_row("kubeconfig", text, secret=True, targets=KUBERNETES)
 # Unset: learnbot:namePrefix.
@@ -421,6 +427,7 @@ OWN_MONITORING = (
     ALERT_TELEGRAM_CHAT_ID,
     ALERT_WEBHOOK_URL,
     ALERT_WEBHOOK_TOKEN,
+    ALERT_HEARTBEAT_URL,
 )
 OWN_MONITORING_KEYS = tuple(str(row.key) for row in OWN_MONITORING)
 
@@ -704,6 +711,7 @@ def _alert_receivers(values: _Values) -> AlertReceiverConfig:
         telegram_chat_id=chat_id,
         webhook_url=webhook_url,
         webhook_token=webhook_token,
+        heartbeat_url=values.secret(ALERT_HEARTBEAT_URL),
     )
 
 

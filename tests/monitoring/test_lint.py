@@ -15,7 +15,10 @@ from pulumi_program import ROOT
 RUNBOOKS = ROOT / "runbooks"
 PROCEDURES = RUNBOOKS / "procedures"
 
-ALERT_NAME = re.compile(r"Learnbot(?:Api|Bot|Postgres|Backup|Prometheus)(?:[A-Z][a-z0-9]*)+")
+# Watchdog: the dead man's switch keeps the name kube-prometheus and the heartbeat services use.
+ALERT_NAME = re.compile(
+    r"Watchdog|Learnbot(?:Api|Bot|Postgres|Backup|Prometheus)(?:[A-Z][a-z0-9]*)+"
+)
 RECORD_NAME = re.compile(r"[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*")
 SEVERITIES = {"critical", "warning", "info"}
 SECTIONS = ["## Meaning", "## Impact", "## Diagnosis", "## Mitigation"]
@@ -110,7 +113,8 @@ def test_summaries_are_static_sentences() -> None:
 
 def test_descriptions_are_templated() -> None:
     bad = []
-    for rule in alerts():
+    # The dead man's switch has no value or label to tell: it is the same at every moment.
+    for rule in (rule for rule in alerts() if rule.name != "Watchdog"):
         description = rule.annotations.get("description", "")
         if "{{" not in description or not re.search(r"\$value|\$labels\.", description):
             bad.append(rule.name)

@@ -71,6 +71,10 @@ def test_promtool_unit_tests_pass() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# The dead man's switch fires all the time: its tests show it firing at any time, never silent.
+ALWAYS_FIRING = {"Watchdog"}
+
+
 def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
     cases = alert_rule_tests()
     rules = alert_rules()
@@ -78,7 +82,8 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
     never_silent = [
         described(r)
         for r in rules
-        if not any(c["alertname"] == r["alert"] and not fires(c, r) for c in cases)
+        if r["alert"] not in ALWAYS_FIRING
+        and not any(c["alertname"] == r["alert"] and not fires(c, r) for c in cases)
     ]
     assert never_fired == [], "alerts without a test where they fire"
     assert never_silent == [], "alerts without a test where they stay silent"

@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from learnbot.oauth.providers import MAX_DOCUMENT_BYTES, GitHubClient, ProviderError
 from learnbot.oauth.settings import ProviderSettings
+from local_http import local_http_server
 
 DEADLINE_SECONDS = 10.0
 CHUNK = b'{"access_token": "' + b"a" * 65536
@@ -49,14 +49,8 @@ class _EndlessTokenAnswers(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endless_provider() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EndlessTokenAnswers)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(_EndlessTokenAnswers) as url:
+        yield url
 
 
 def exchange(web_url: str) -> tuple[float, BaseException | None]:

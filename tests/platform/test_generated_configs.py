@@ -4,14 +4,18 @@ proxy's."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from installed_tools import tool
 from stack_run import StackRun
 
 ALERTMANAGER_SECRETS = "/etc/alertmanager/secrets/"
+ALERTMANAGER_TEMPLATES = "/etc/alertmanager/templates"
 
 
 def uploads(stack: StackRun, container: str) -> dict[str, str]:
@@ -47,8 +51,15 @@ def amtool_check(
     amtool = tool("amtool", "prometheus-alertmanager package")
     files = uploads(stack, container)
     config = files.pop("/etc/alertmanager/alertmanager.yml")
-    # The secret files the configuration names live where the test can write them.
+    # The secret files and templates the configuration names live where the test can write
+    # them; amtool parses the templates it finds.
+    templates = tmp_path / "templates"
+    config = config.replace(ALERTMANAGER_TEMPLATES + "/", f"{templates}/")
     for path, content in files.items():
+        if path.startswith(ALERTMANAGER_TEMPLATES + "/"):
+            templates.mkdir(exist_ok=True)
+            (templates / Path(path).name).write_text(content)
+            continue
         stand_in = tmp_path / "secrets" / Path(path).name
         stand_in.parent.mkdir(exist_ok=True)
         stand_in.write_text(content)
@@ -63,7 +74,27 @@ def test_amtool_accepts_the_alertmanager_configuration_with_receivers(
 ) -> None:
     result = amtool_check(configured_stack, "lb-prod-alertmanager", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 receivers" in result.stdout
+    assert "4 receivers" in result.stdout
+    assert "1 templates" in result.stdout
+
+
+def test_amtool_refuses_a_template_that_does_not_parse(
+    configured_stack: StackRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check above reads the shipped template: a broken one fails it."""
+    original = configured_stack.containers
+
+    def broken() -> dict[str, Any]:
+        containers = copy.deepcopy(original())
+        for upload in containers["lb-prod-alertmanager"]["uploads"]:
+            if upload["file"].endswith(".tmpl"):
+                upload["content"] += "{{ end }}"
+        return containers
+
+    monkeypatch.setattr(configured_stack, "containers", broken)
+    result = amtool_check(configured_stack, "lb-prod-alertmanager", tmp_path)
+    assert result.returncode != 0
+    assert "template" in (result.stdout + result.stderr).lower()
 
 
 def test_amtool_accepts_the_alertmanager_configuration_without_receivers(

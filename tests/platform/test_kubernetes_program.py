@@ -546,15 +546,20 @@ def test_alertmanager_gets_its_configuration_from_secrets_amtool_accepts(
     assert token_files == [f"/etc/alertmanager/secrets/{files_secret}/webhook-token"]
     assert KUBERNETES_SECRETS["alertTelegramBotToken"] in config
     assert document["route"]
+    # The message template lies beside the token, where the configuration looks for it.
+    mounted = f"/etc/alertmanager/secrets/{files_secret}"
+    assert document["templates"] == [f"{mounted}/*.tmpl"]
+    template = secrets[files_secret]["stringData"]["learnbot.tmpl"]
+    assert template == (ROOT / "alerts/alertmanager/templates/learnbot.tmpl").read_text()
     path = tmp_path / "alertmanager.yml"
-    path.write_text(config)
-    local = Path(token_files[0])
-    path.write_text(config.replace(str(local), str(tmp_path / "webhook-token")))
+    path.write_text(config.replace(mounted, str(tmp_path)))
     (tmp_path / "webhook-token").write_text(token)
+    (tmp_path / "learnbot.tmpl").write_text(template)
     result = subprocess.run(
         [amtool, "check-config", str(path)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 templates" in result.stdout
 
 
 def test_no_secret_reaches_the_engine_unmarked(kubernetes_configured: StackRun) -> None:

@@ -422,6 +422,8 @@ def test_grafana_gets_the_dashboards_and_provisioning(default_stack: StackRun) -
 def test_alertmanager_gets_its_receivers_secrets_as_files(configured_stack: StackRun) -> None:
     alertmanager = configured_stack.containers()["lb-prod-alertmanager"]
     files = {u["file"]: u for u in alertmanager["uploads"]}
+    template = files.pop("/etc/alertmanager/templates/learnbot.tmpl")
+    assert template["content"] == (ROOT / "alerts/alertmanager/templates/learnbot.tmpl").read_text()
     assert set(files) == {
         "/etc/alertmanager/alertmanager.yml",
         "/etc/alertmanager/secrets/webhook-token",
@@ -433,6 +435,12 @@ def test_alertmanager_gets_its_receivers_secrets_as_files(configured_stack: Stac
     config = files["/etc/alertmanager/alertmanager.yml"]["content"]
     assert SECRETS["alertTelegramBotToken"] in config
     assert SECRETS["alertWebhookUrl"] in config
+    receivers = {r["name"]: r for r in yaml.safe_load(config)["receivers"]}
+    (heartbeat,) = receivers["heartbeat"]["webhook_configs"]
+    assert heartbeat["url"] == SECRETS["alertHeartbeatUrl"]
+    (ticket,) = receivers["tickets"]["webhook_configs"]
+    assert ticket["url"] == SECRETS["alertWebhookUrl"]
+    assert yaml.safe_load(config)["templates"] == ["/etc/alertmanager/templates/*.tmpl"]
 
 
 def test_backups_run_the_job_with_its_schedule_and_retention(configured_stack: StackRun) -> None:

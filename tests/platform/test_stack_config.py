@@ -204,6 +204,7 @@ INVALID = [
     ("installCloudNativePG", "yes", "true or false (default true)"),
     ("installPrometheusOperator", "no", "true or false (default true)"),
     ("monitoringLabels", "release", "comma-separated Kubernetes labels name=value"),
+    ("alertHeartbeatUrl", "hc-ping.com/0f1e2d", "an http(s) URL such as https://hc-ping.com/"),
     ("monitoringLabels", "release=kube prometheus", "comma-separated Kubernetes labels"),
     ("monitoringLabels", "app.kubernetes.io/name=x", "not app.kubernetes.io/"),
 ]

@@ -27,6 +27,7 @@ from learnbot_platform.monitoring import (
     rendered_alertmanager_files,
 )
 from learnbot_platform.rendering import (
+    ALERTMANAGER_TEMPLATES_DIR,
     WEBHOOK_TOKEN_FILE,
     ScrapeJob,
     grafana_dashboard_providers,
@@ -159,9 +160,13 @@ class Monitoring(pulumi.ComponentResource):
     def _alertmanager(self) -> docker.Container:
         args = self._args
         receivers = args.receivers
-        files = rendered_alertmanager_files(args.sources.alertmanager, receivers)
+        files = rendered_alertmanager_files(args.sources, receivers)
         uploads = [
-            secret_file(ALERTMANAGER_CONFIG, files.apply(lambda f: f.config), owner=NOBODY_UID)
+            secret_file(ALERTMANAGER_CONFIG, files.apply(lambda f: f.config), owner=NOBODY_UID),
+            *(
+                plain_file(f"{ALERTMANAGER_TEMPLATES_DIR}/{name}", text)
+                for name, text in args.sources.alertmanager_templates.items()
+            ),
         ]
         if receivers.webhook_token is not None:
             uploads.append(

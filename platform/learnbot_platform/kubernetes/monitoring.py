@@ -156,8 +156,9 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         args = self._args
         files_name = self._alertmanager_files_name
         token_file = f"{ALERTMANAGER_SECRETS_DIR}/{files_name}/{WEBHOOK_TOKEN_KEY}"
+        # The message templates lie beside the token, in the Secret the operator mounts.
         rendered = rendered_alertmanager_files(
-            args.sources.alertmanager, args.receivers, token_file
+            args.sources, args.receivers, token_file, f"{ALERTMANAGER_SECRETS_DIR}/{files_name}"
         )
         self.alertmanager_config: pulumi.Output[str] = rendered.apply(lambda f: f.config)
         config = secret(
@@ -174,7 +175,10 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             self,
             name=files_name,
             component="alertmanager",
-            data={WEBHOOK_TOKEN_KEY: rendered.apply(lambda f: f.secret_files.get(token_file, ""))},
+            data={
+                WEBHOOK_TOKEN_KEY: rendered.apply(lambda f: f.secret_files.get(token_file, "")),
+                **args.sources.alertmanager_templates,
+            },
         )
         return [config, files]
 
