@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from learnbot.auth import sign_init_data
 from learnbot.backup.arguments import add_backup_commands
+from learnbot.doctor import add_doctor_command
 from learnbot.observability.logs import logging_config
 from learnbot.observability.metrics import MULTIPROC_DIR_VARIABLE, reset_multiproc_dir
 from learnbot.settings import ConfigError, Settings
@@ -240,11 +241,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     bot_commands.add_parser("status", help="print Telegram's getWebhookInfo")
     add_backup_commands(commands)
+    add_doctor_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        # It reads what runs and needs none of the service's settings.
+        from learnbot.doctor import main as doctor_main
+
+        return doctor_main(args, os.environ)
     if args.command == "backup":
         # The backup job has settings of its own and needs no bot token.
         from learnbot.backup.commands import main as backup_main

@@ -17,7 +17,7 @@ from limits import parse as parse_rate
 
 Value = TypeVar("Value", covariant=True)
 
-PROCESSES = frozenset({"api", "backup"})
+PROCESSES = frozenset({"api", "backup", "doctor"})
 TARGETS = frozenset({"docker", "kubernetes"})
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")

@@ -34,6 +34,7 @@ from learnbot.storage import database_dialect
 API = frozenset({"api"})
 BACKUP = frozenset({"backup"})
 BOTH = API | BACKUP
+DOCTOR = frozenset({"doctor"})
 
 DEFAULT_DATABASE_URL = "sqlite:///var/learnbot.db"
 APP_ENVS = ("development", "production")
@@ -117,6 +118,12 @@ def endpoint_url(raw: str) -> str:
     return raw
 
 
+def service_url(raw: str) -> str:
+    if not is_endpoint_url(raw):
+        raise Invalid("an http(s) URL without credentials, such as http://127.0.0.1:8000")
+    return raw
+
+
 region = matching(r"[a-z0-9-]{1,32}", "an S3 region name such as eu-central-1")
 
 
@@ -163,7 +170,7 @@ def _cron_in_stack(example: str) -> str:
 
 # The service (learnbot serve).
 DATABASE_URL = Setting(
-    "DATABASE_URL", database_url, DEFAULT_DATABASE_URL, secret=True, processes=BOTH
+    "DATABASE_URL", database_url, DEFAULT_DATABASE_URL, secret=True, processes=BOTH | DOCTOR
 )
 TELEGRAM_BOT_TOKEN = Setting(
     "TELEGRAM_BOT_TOKEN",
@@ -304,5 +311,8 @@ AWS_ACCESS_KEY_ID = Setting(
 AWS_SECRET_ACCESS_KEY = Setting(
     "AWS_SECRET_ACCESS_KEY", text, key="backupS3SecretAccessKey", secret=True, processes=BACKUP
 )
+# `learnbot doctor`: where it finds the API and Prometheus (its flags take precedence).
+DOCTOR_API_URL = Setting("DOCTOR_API_URL", service_url, "http://127.0.0.1:8000", processes=DOCTOR)
+DOCTOR_PROMETHEUS_URL = Setting("DOCTOR_PROMETHEUS_URL", service_url, processes=DOCTOR)
 
 SETTINGS = declared(globals())

@@ -766,6 +766,8 @@ def _container_program_problem(words: list[str]) -> str | None:
             if "--restore-drill" not in arguments:
                 return None
             return "learnbot backup verify --restore-drill creates a scratch database"
+        if arguments[:1] == ["doctor"]:
+            return "learnbot doctor only reads, but exits non-zero when it finds something wrong"
         return f"learnbot {' '.join(arguments[:2])} changes the stack"
     if name == "psql":
         return _psql_problem(arguments)
