@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -39,6 +39,7 @@ from learnbot_platform.rendering import (
 from learnbot_platform.repository import read_monitoring_sources, rule_paths
 from local_http import local_http_server
 from service_process import BOT_TOKEN, Server, free_port, server_env, start_server
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +134,7 @@ def running(command: list[str], log_path: Path, ready_url: str) -> Iterator[None
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        assert wait_for(lambda: answers(ready_url), 30), log_path.read_text()
+        assert wait_until(lambda: answers(ready_url), 30), log_path.read_text()
         yield
     finally:
         process.terminate()
@@ -145,15 +146,6 @@ def answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def scaled_rules(into: Path) -> dict[str, dict[str, Any]]:
@@ -274,7 +266,7 @@ def test_alerts_reach_the_chat_the_tickets_and_the_heartbeat(
         )
 
         # The dead man's switch beats from the start.
-        assert wait_for(lambda: len(recorder.at("/heartbeat")) >= 2, 30), (
+        assert wait_until(lambda: len(recorder.at("/heartbeat")) >= 2, 30), (
             tmp_path / "alertmanager.log"
         ).read_text()
         assert messages(telegram) == []
@@ -284,7 +276,7 @@ def test_alerts_reach_the_chat_the_tickets_and_the_heartbeat(
         group_wait = seconds_of(route["group_wait"])
         stopped = time.monotonic()
         server.stop()
-        assert wait_for(
+        assert wait_until(
             lambda: any("LearnbotApiDown" in m for m in messages(telegram)),
             seconds_of(api_down["for"]) + group_wait + SLACK_SECONDS,
         ), (tmp_path / "alertmanager.log").read_text()
@@ -297,13 +289,13 @@ def test_alerts_reach_the_chat_the_tickets_and_the_heartbeat(
         assert f"Runbook: {api_down['annotations']['runbook_url']}" in page
         assert took >= seconds_of(api_down["for"]), "paged before the rule's `for` passed"
         # A page opens a ticket too.
-        assert wait_for(
+        assert wait_until(
             lambda: any("LearnbotApiDown" in alert_names(p) for p in recorder.at("/tickets")), 5
         )
 
         # The API is back: the chat hears that it resolved.
         server = serve("learnbot-2.log")
-        assert wait_for(
+        assert wait_until(
             lambda: any("RESOLVED" in m and "LearnbotApiDown" in m for m in messages(telegram)),
             seconds_of(route["group_interval"]) + SLACK_SECONDS,
         ), (tmp_path / "alertmanager.log").read_text()
@@ -317,7 +309,7 @@ def test_alerts_reach_the_chat_the_tickets_and_the_heartbeat(
         absent = rules["LearnbotBackupMetricsAbsent"]
         assert absent["labels"]["severity"] == "warning"
         deadline = seconds_of(absent["for"]) + group_wait + SLACK_SECONDS
-        assert wait_for(
+        assert wait_until(
             lambda: any(
                 "LearnbotBackupMetricsAbsent" in alert_names(post)
                 for post in recorder.at("/tickets")

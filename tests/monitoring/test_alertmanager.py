@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from learnbot_platform.repository import ALERTMANAGER_FILE, rule_paths
 from pulumi_program import ROOT
 from service_process import free_port
+from waiting import wait_until
 
 CONFIG = ROOT / ALERTMANAGER_FILE
 SECRETS_DIR = "/etc/alertmanager/secrets/"
@@ -165,15 +165,6 @@ def answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def alert(name: str, long: str | None = None, **extra: str) -> dict[str, Any]:

@@ -9,8 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from learnbot.doctor import Finding, _connections, exit_code
 from learnbot_platform.repository import rule_paths
 from postgres_cluster import private_cluster
 from service_process import Server, free_port, server_env, start_server
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -47,15 +47,6 @@ TEST_PAGE = {
         }
     ]
 }
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return condition()
 
 
 def doctor(*args: str) -> tuple[int, dict[str, Finding]]:

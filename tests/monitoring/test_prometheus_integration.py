@@ -8,8 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import yaml
 from learnbot_platform.repository import rule_paths
 from pulumi_program import ROOT
 from service_process import Server, free_port, init_data, new_telegram_id, server_env, start_server
+from waiting import wait_until
 
 # Grafana fills these in; any duration Prometheus accepts does here.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
@@ -47,15 +47,6 @@ def dashboard_queries() -> list[tuple[str, str]]:
                     expr = expr.replace(variable, value)
                 found.append((f"{path.name}: {panel['title']}", expr))
     return found
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return False
 
 
 @pytest.fixture
