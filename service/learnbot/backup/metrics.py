@@ -67,3 +67,13 @@ def observe_backups(backups: list[Backup]) -> None:
     drills = [backup.drill() for backup in backups]
     passed = [record.drilled_at.timestamp() for record in drills if record and record.passed]
     LAST_VERIFIED.set(max(passed, default=0))
+
+
+PHYSICAL_LAST_SUCCESS = Gauge(
+    "physical_backup_last_success_timestamp_seconds",
+    "When the newest pgBackRest backup in the repository finished.",
+    multiprocess_mode="mostrecent",
+)
+PHYSICAL_FAILURES = Counter(
+    "physical_backup_failures", "pgBackRest backup runs (full or differential) that failed."
+)
