@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from backup_process import FAR_AWAY, backup_env, free_port, start_job, stop, wait_for_metrics
 from wal_archiving import ArchivingCluster, archiving_cluster
 
 
@@ -54,6 +55,9 @@ def back_up_a_canary(archiving: ArchivingCluster) -> str:
     insert(archiving.cluster.url, canary)
     assert archiving.learnbot_backup("pitr-backup", "--type", "full") == 0
     return canary
+
+
+PHYSICAL_LAST_SUCCESS = "physical_backup_last_success_timestamp_seconds"
 
 
 @pytest.fixture
@@ -123,3 +127,35 @@ def test_a_backup_without_a_reachable_server_fails_and_says_so(
         assert time.monotonic() - started < 60
         # The job logs to standard output.
         assert "physical diff backup failed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_job_reports_the_newest_physical_backup_of_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with archiving_cluster("job", tmp_path / "bin", monkeypatch) as archiving:
+        back_up_a_canary(archiving)
+        taken = time.time()
+        port = free_port()
+        log = tmp_path / "job.log"
+        env = backup_env(
+            tmp_path / "dumps",
+            archiving.cluster.url,
+            BACKUP_SCHEDULE=FAR_AWAY,
+            BACKUP_DRILL_SCHEDULE=FAR_AWAY,
+            BACKUP_METRICS_PORT=str(port),
+            PHYSICAL_BACKUP_FULL_SCHEDULE=FAR_AWAY,
+            PHYSICAL_BACKUP_DIFF_SCHEDULE=FAR_AWAY,
+            **archiving.env,
+        )
+        job = start_job(env, log)
+        try:
+            samples = wait_for_metrics(
+                job, f"http://127.0.0.1:{port}/metrics", PHYSICAL_LAST_SUCCESS, log
+            )
+        finally:
+            stop(job, log)
+
+    assert samples[PHYSICAL_LAST_SUCCESS] == pytest.approx(taken, abs=60)
+    assert samples["physical_backup_failures_total"] == 0
+    assert "physical backups into" in log.read_text()

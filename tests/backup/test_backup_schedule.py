@@ -1,18 +1,25 @@
 from __future__ import annotations
 
-import re
-import signal
 import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
-from backup_process import ENTRY, backup_env, free_port, learnbot_backup
+from backup_process import (
+    ENTRY,
+    FAR_AWAY,
+    backup_env,
+    free_port,
+    learnbot_backup,
+    scrape,
+    start_job,
+    stop,
+    wait_for_metrics,
+)
 from learnbot.backup.catalog import Backup, checksum_line, list_backups
 from learnbot.backup.manifest import DrillRecord
 from learnbot.backup.schedule import first_runs, missed_run, next_run
@@ -27,8 +34,6 @@ METRICS = (
     "backup_last_verified_timestamp_seconds",
     "backup_kept_count",
 )
-# Once a year: a scheduled run never falls inside a test.
-FAR_AWAY = "0 0 1 1 *"
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
@@ -74,48 +79,6 @@ def test_on_start_the_job_catches_up_only_what_it_missed(tmp_path: Path) -> None
     assert drill_at == next_run("0 4 * * 0", now) > now
 
 
-def scrape(url: str) -> dict[str, float]:
-    text = httpx.get(url, timeout=2).text
-    return {
-        match[1]: float(match[2])
-        for match in re.finditer(r"^(backup_[a-z_]+) (\S+)$", text, re.MULTILINE)
-    }
-
-
-def wait_for_metrics(
-    process: subprocess.Popen[str], url: str, ready: str, log: Path
-) -> dict[str, float]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            samples = scrape(url)
-            if samples.get(ready, 0) > 0:
-                return samples
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"no {ready} on {url}:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[str], log: Path, said: str = "backup job stopped") -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=15) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert said in log.read_text()
-
-
-def start_job(env: dict[str, str], log: Path, action: str = "run") -> subprocess.Popen[str]:
-    with log.open("w") as output:
-        return subprocess.Popen(
-            [*ENTRY, "backup", action], env=env, stdout=output, stderr=subprocess.STDOUT, text=True
-        )
-
-
 @pytest.mark.slow
 def test_the_job_serves_metrics_catches_up_and_stops_on_sigterm(
     seeded_url: str, backup_dir: Path, tmp_path: Path
@@ -138,6 +101,8 @@ def test_the_job_serves_metrics_catches_up_and_stops_on_sigterm(
     finally:
         stop(job, first_log)
     assert set(METRICS) <= samples.keys()
+    # Without PHYSICAL_BACKUP_REPOSITORY, nothing for the physical backups' alerts to read.
+    assert not [name for name in samples if name.startswith("physical_backup_")]
     [backup] = list_backups(backup_dir)
     assert samples["backup_kept_count"] == 1
     assert samples["backup_failures_total"] == 0

@@ -22,6 +22,7 @@ BACKUP_TYPES: tuple[BackupType, ...] = ("full", "diff")
 def physical_backup_once(repository: Repository, backup_type: BackupType) -> bool:
     """One backup of the server into the repository; pgBackRest expires what retention drops."""
     started = time.monotonic()
+    metrics.export_physical_backup_metrics()
     try:
         pgbackrest.write_config(repository)
         # Idempotent: a repository already set up for this server is left as it is.
@@ -38,6 +39,7 @@ def physical_backup_once(repository: Repository, backup_type: BackupType) -> boo
 
 def observe_repository(repository: Repository) -> None:
     """Sets the gauges from the repository itself, so a restart keeps them."""
+    metrics.export_physical_backup_metrics()
     try:
         pgbackrest.write_config(repository)
         finished_at = pgbackrest.newest_backup_finished_at(repository)
