@@ -20,6 +20,7 @@ from backup_process import (
     stop,
     wait_for_metrics,
 )
+from learnbot.backup import schedule
 from learnbot.backup.catalog import Backup, checksum_line, list_backups
 from learnbot.backup.manifest import DrillRecord
 from learnbot.backup.schedule import first_runs, missed_run, next_run
@@ -275,3 +276,45 @@ def test_metrics_of_runs_started_elsewhere_need_a_shared_folder(backup_dir: Path
     assert "PROMETHEUS_MULTIPROC_DIR: a folder shared with the `backup run --once` runs" in (
         result.stderr
     )
+
+
+def test_physical_backups_run_full_and_differential_on_their_own_schedules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+
+    def take(repository: object, kind: str) -> bool:
+        taken.append(kind)
+        return True
+
+    monkeypatch.setattr(schedule, "observe_repository", lambda repository: None)
+    monkeypatch.setattr(schedule, "physical_backup_once", take)
+    start = utc(2026, 12, 5, 12, 0)  # a Saturday
+    monkeypatch.setattr(schedule, "_now", lambda: start)
+    settings = BackupSettings.from_env(
+        {
+            "PHYSICAL_BACKUP_REPOSITORY": str(tmp_path / "repository"),
+            "PHYSICAL_BACKUP_FULL_SCHEDULE": "0 1 * * 0",
+            "PHYSICAL_BACKUP_DIFF_SCHEDULE": "0 1 * * 1-6",
+        }
+    )
+    physical = schedule.PhysicalSchedule(settings)
+    assert physical.next_at == utc(2026, 12, 6, 1, 0)
+    assert not physical.run_due(utc(2026, 12, 6, 0, 59))
+
+    sunday = utc(2026, 12, 6, 1, 0)
+    monkeypatch.setattr(schedule, "_now", lambda: sunday)
+    assert physical.run_due(sunday)
+    assert not physical.run_due(sunday)
+    monday = utc(2026, 12, 7, 1, 0)
+    assert physical.next_at == monday
+    monkeypatch.setattr(schedule, "_now", lambda: monday)
+    assert physical.run_due(monday)
+    assert taken == ["full", "diff"]
+
+
+def test_without_a_repository_no_physical_backup_is_ever_due() -> None:
+    physical = schedule.PhysicalSchedule(BackupSettings.from_env({}))
+
+    assert not physical.run_due(utc(2030, 1, 1, 0, 0))
+    assert physical.next_at.year == 9999

@@ -75,7 +75,7 @@ def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
         )
         backup_at, drill_at = first_runs(settings, _now())
         log.info("next backup at %s, next drill at %s", backup_at.isoformat(), drill_at.isoformat())
-        physical = _PhysicalSchedule(settings)
+        physical = PhysicalSchedule(settings)
         while not stop.is_set():
             now = _now()
             if physical.run_due(now):
@@ -91,7 +91,7 @@ def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
                 stop.wait(min(wait, _LONGEST_WAIT_SECONDS))
 
 
-class _PhysicalSchedule:
+class PhysicalSchedule:
     """Full and differential pgBackRest backups on their schedules, when a repository is set.
 
     A time missed while the job was down is not caught up: pgBackRest takes a differential
