@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 from psycopg import sql
 
@@ -25,6 +29,8 @@ ENTRY = [
     "-c",
     "import sys; from learnbot.backup.commands import main; sys.exit(main())",
 ]
+# Once a year: a scheduled run never falls inside a test.
+FAR_AWAY = "0 0 1 1 *"
 T0 = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -137,3 +143,45 @@ def table_rows(database_url: str) -> dict[str, list[tuple[object, ...]]]:
             )
             for table in tables
         }
+
+
+def scrape(url: str) -> dict[str, float]:
+    text = httpx.get(url, timeout=2).text
+    return {
+        match[1]: float(match[2])
+        for match in re.finditer(r"^((?:physical_)?backup_[a-z_]+) (\S+)$", text, re.MULTILINE)
+    }
+
+
+def wait_for_metrics(
+    process: subprocess.Popen[str], url: str, ready: str, log: Path
+) -> dict[str, float]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        try:
+            samples = scrape(url)
+            if samples.get(ready, 0) > 0:
+                return samples
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"no {ready} on {url}:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen[str], log: Path, said: str = "backup job stopped") -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        assert process.wait(timeout=15) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert said in log.read_text()
+
+
+def start_job(env: dict[str, str], log: Path, action: str = "run") -> subprocess.Popen[str]:
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [*ENTRY, "backup", action], env=env, stdout=output, stderr=subprocess.STDOUT, text=True
+        )

@@ -20,13 +20,21 @@ import pytest
 class PrivateCluster:
     """A PostgreSQL cluster of the tests' own, on a free port, which they may stop and start."""
 
-    def __init__(self, bin_dir: Path, base: Path, run_as: list[str]) -> None:
-        self.data = base / "data"
+    def __init__(
+        self, bin_dir: Path, base: Path, run_as: list[str], data: Path | None = None
+    ) -> None:
+        """Runs initdb in `base`, or, given `data`, runs a data directory made elsewhere."""
+        self.base = base
+        self.data = base / "data" if data is None else data
+        self.run_as = run_as
         self.port = _free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._bin_dir = bin_dir
         self._pg_ctl = [*run_as, str(bin_dir / "pg_ctl"), f"--pgdata={self.data}"]
         self._options = f"-p {self.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._log = base / "server.log"
+        self._log = self.data.parent / f"{self.data.name}.log"
+        if data is not None:
+            return
         _run(
             [
                 *run_as,
@@ -45,6 +53,22 @@ class PrivateCluster:
 
     def stop(self) -> None:
         _run([*self._pg_ctl, "--mode=immediate", "--wait", "stop"])
+
+    def configure(self, **settings: str) -> None:
+        """Sets server settings in postgresql.conf and restarts, for those that need it."""
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
+        self.stop()
+        self.start()
+
+    def beside(self, data: Path, **settings: str) -> PrivateCluster:
+        """Another server, on a port of its own, for a data directory made elsewhere (restored)."""
+        other = PrivateCluster(self._bin_dir, self.base, self.run_as, data)
+        other._options += "".join(f" -c {name}={value}" for name, value in settings.items())
+        return other
+
+    def log_text(self) -> str:
+        return self._log.read_text(errors="replace") if self._log.exists() else ""
 
     def freeze(self) -> None:
         """Stops every server process in place: to a client, a partition or a stalled disk."""

@@ -143,6 +143,10 @@ class KubernetesConfig:
     # What the Prometheus of the cluster's own operator selects PrometheusRules and
     # ServiceMonitors by.
     monitoring_labels: Mapping[str, str] = field(default_factory=dict)
+    # CloudNativePG's own backups, taken only where learnbot:backupS3Url names a bucket.
+    physical_backup_schedule: str = "30 1 * * *"
+    physical_backup_retention_days: int = 30
+    archive_timeout_seconds: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +387,23 @@ API_CPU_MILLICORES = _stack_row("apiCpuMillicores", whole(100, 16000), 500, targ
 DB_INSTANCES = _stack_row("dbInstances", whole(1, 9), 3, targets=KUBERNETES)
 DB_STORAGE_GB = _stack_row("dbStorageGb", whole(1, 65536), 10, targets=KUBERNETES)
 BACKUP_STORAGE_GB = _stack_row("backupStorageGb", whole(1, 65536), 20, targets=KUBERNETES)
+
+# Point-in-time recovery on Kubernetes: CloudNativePG's base backups and WAL archive in the
+# bucket of learnbot:backupS3Url.
+PHYSICAL_BACKUP_SCHEDULE = _stack_row(
+    "physicalBackupSchedule",
+    table.cron("30 1 * * *"),
+    "30 1 * * *",
+    targets=KUBERNETES,
+    stack_allowed="a cron expression of five fields (minute hour day month weekday), UTC",
+)
+PHYSICAL_BACKUP_RETENTION_DAYS = _stack_row(
+    "physicalBackupRetentionDays", whole(1, 3650), 30, targets=KUBERNETES
+)
+ARCHIVE_TIMEOUT_SECONDS = _stack_row(
+    "archiveTimeoutSeconds", whole(10, 3600), 60, targets=KUBERNETES
+)
+PHYSICAL_BACKUP_ROWS = (PHYSICAL_BACKUP_SCHEDULE, PHYSICAL_BACKUP_RETENTION_DAYS)
 # False for Ingress controllers that never publish an address in .status.loadBalancer.
 AWAIT_INGRESS = _stack_row("awaitIngress", _switch(True), True, targets=KUBERNETES)
 MONITORING_TIMEOUT_SECONDS = _stack_row(
@@ -737,6 +758,7 @@ def _kubernetes(
             f"at least learnbot:apiReplicas ({replicas}), the autoscaler's lower bound",
         )
     _check_own_monitoring(values)
+    _check_physical_backups(values)
     return KubernetesConfig(
         namespace=values.get(NAMESPACE_NAME) or name_prefix,
         host=host,
@@ -756,7 +778,24 @@ def _kubernetes(
         install_cloudnativepg=values.value(INSTALL_CLOUDNATIVEPG),
         install_prometheus_operator=values.value(INSTALL_PROMETHEUS_OPERATOR),
         monitoring_labels=values.value(MONITORING_LABELS),
+        physical_backup_schedule=values.value(PHYSICAL_BACKUP_SCHEDULE),
+        physical_backup_retention_days=values.value(PHYSICAL_BACKUP_RETENTION_DAYS),
+        archive_timeout_seconds=values.value(ARCHIVE_TIMEOUT_SECONDS),
     )
+
+
+def _check_physical_backups(values: _Values) -> None:
+    for row in PHYSICAL_BACKUP_ROWS:
+        values.value(row)  # a bad value is named before a missing bucket
+    if table.BACKUP_S3_URL in values:
+        return
+    for row in PHYSICAL_BACKUP_ROWS:
+        if row in values:
+            raise StackConfigError(
+                "backupS3Url",
+                f"required when learnbot:{row.key} is set: CloudNativePG backs up to the "
+                "bucket of s3://bucket[/prefix]",
+            )
 
 
 def _check_own_monitoring(values: _Values) -> None:

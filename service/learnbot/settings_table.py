@@ -42,6 +42,8 @@ LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_SCHEDULE = "0 3 * * *"
 DEFAULT_DRILL_SCHEDULE = "0 4 * * 0"
+DEFAULT_FULL_SCHEDULE = "30 1 * * 0"
+DEFAULT_DIFF_SCHEDULE = "30 1 * * 1-6"
 DEFAULT_BACKUP_METRICS_PORT = 9102
 # S3 bucket naming rules, lower case only; dots allowed for older buckets.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -314,5 +316,52 @@ AWS_SECRET_ACCESS_KEY = Setting(
 # `learnbot doctor`: where it finds the API and Prometheus (its flags take precedence).
 DOCTOR_API_URL = Setting("DOCTOR_API_URL", service_url, "http://127.0.0.1:8000", processes=DOCTOR)
 DOCTOR_PROMETHEUS_URL = Setting("DOCTOR_PROMETHEUS_URL", service_url, processes=DOCTOR)
+
+# Physical backups with WAL archiving (pgBackRest), for point-in-time recovery.
+PHYSICAL_BACKUP_REPOSITORY = Setting("PHYSICAL_BACKUP_REPOSITORY", Path, processes=BACKUP)
+PHYSICAL_BACKUP_STANZA = Setting(
+    "PHYSICAL_BACKUP_STANZA",
+    matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}", "1 to 63 letters, digits, _ and -"),
+    "learnbot",
+    processes=BACKUP,
+)
+PHYSICAL_BACKUP_CONFIG = Setting(
+    "PHYSICAL_BACKUP_CONFIG", Path, Path("var/pgbackrest/pgbackrest.conf"), processes=BACKUP
+)
+PHYSICAL_BACKUP_CIPHER_PASSPHRASE = Setting(
+    "PHYSICAL_BACKUP_CIPHER_PASSPHRASE",
+    matching(r"[!-~]{20,1024}", "20 to 1024 printable ASCII characters without spaces"),
+    secret=True,
+    processes=BACKUP,
+)
+PHYSICAL_BACKUP_KEEP_FULL = Setting("PHYSICAL_BACKUP_KEEP_FULL", whole(1, 100), 2, processes=BACKUP)
+PHYSICAL_BACKUP_FULL_SCHEDULE = Setting(
+    "PHYSICAL_BACKUP_FULL_SCHEDULE",
+    cron(DEFAULT_FULL_SCHEDULE),
+    DEFAULT_FULL_SCHEDULE,
+    processes=BACKUP,
+)
+PHYSICAL_BACKUP_DIFF_SCHEDULE = Setting(
+    "PHYSICAL_BACKUP_DIFF_SCHEDULE",
+    cron(DEFAULT_DIFF_SCHEDULE),
+    DEFAULT_DIFF_SCHEDULE,
+    processes=BACKUP,
+)
+# Where the backed-up server's files and socket are: pgBackRest reads the data directory itself.
+PHYSICAL_BACKUP_PG_DATA = Setting(
+    "PHYSICAL_BACKUP_PG_DATA", Path, Path("/var/lib/postgresql/data"), processes=BACKUP
+)
+PHYSICAL_BACKUP_PG_SOCKET_DIR = Setting(
+    "PHYSICAL_BACKUP_PG_SOCKET_DIR", Path, Path("/var/run/postgresql"), processes=BACKUP
+)
+PHYSICAL_BACKUP_PG_PORT = Setting(
+    "PHYSICAL_BACKUP_PG_PORT", whole(1, 65535), 5432, processes=BACKUP
+)
+PHYSICAL_BACKUP_PG_USER = Setting(
+    "PHYSICAL_BACKUP_PG_USER",
+    matching(r"[A-Za-z_][A-Za-z0-9_]{0,62}", "a PostgreSQL role name: letters, digits and _"),
+    "postgres",
+    processes=BACKUP,
+)
 
 SETTINGS = declared(globals())

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
-import re
-import signal
 import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
-from backup_process import ENTRY, backup_env, free_port, learnbot_backup
+from backup_process import (
+    ENTRY,
+    FAR_AWAY,
+    backup_env,
+    free_port,
+    learnbot_backup,
+    scrape,
+    start_job,
+    stop,
+    wait_for_metrics,
+)
+from learnbot.backup import schedule
 from learnbot.backup.catalog import Backup, checksum_line, list_backups
 from learnbot.backup.manifest import DrillRecord
 from learnbot.backup.schedule import first_runs, missed_run, next_run
@@ -27,8 +35,6 @@ METRICS = (
     "backup_last_verified_timestamp_seconds",
     "backup_kept_count",
 )
-# Once a year: a scheduled run never falls inside a test.
-FAR_AWAY = "0 0 1 1 *"
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
@@ -74,48 +80,6 @@ def test_on_start_the_job_catches_up_only_what_it_missed(tmp_path: Path) -> None
     assert drill_at == next_run("0 4 * * 0", now) > now
 
 
-def scrape(url: str) -> dict[str, float]:
-    text = httpx.get(url, timeout=2).text
-    return {
-        match[1]: float(match[2])
-        for match in re.finditer(r"^(backup_[a-z_]+) (\S+)$", text, re.MULTILINE)
-    }
-
-
-def wait_for_metrics(
-    process: subprocess.Popen[str], url: str, ready: str, log: Path
-) -> dict[str, float]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            samples = scrape(url)
-            if samples.get(ready, 0) > 0:
-                return samples
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"no {ready} on {url}:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[str], log: Path, said: str = "backup job stopped") -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        assert process.wait(timeout=15) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert said in log.read_text()
-
-
-def start_job(env: dict[str, str], log: Path, action: str = "run") -> subprocess.Popen[str]:
-    with log.open("w") as output:
-        return subprocess.Popen(
-            [*ENTRY, "backup", action], env=env, stdout=output, stderr=subprocess.STDOUT, text=True
-        )
-
-
 @pytest.mark.slow
 def test_the_job_serves_metrics_catches_up_and_stops_on_sigterm(
     seeded_url: str, backup_dir: Path, tmp_path: Path
@@ -138,6 +102,8 @@ def test_the_job_serves_metrics_catches_up_and_stops_on_sigterm(
     finally:
         stop(job, first_log)
     assert set(METRICS) <= samples.keys()
+    # Without PHYSICAL_BACKUP_REPOSITORY, nothing for the physical backups' alerts to read.
+    assert not [name for name in samples if name.startswith("physical_backup_")]
     [backup] = list_backups(backup_dir)
     assert samples["backup_kept_count"] == 1
     assert samples["backup_failures_total"] == 0
@@ -310,3 +276,45 @@ def test_metrics_of_runs_started_elsewhere_need_a_shared_folder(backup_dir: Path
     assert "PROMETHEUS_MULTIPROC_DIR: a folder shared with the `backup run --once` runs" in (
         result.stderr
     )
+
+
+def test_physical_backups_run_full_and_differential_on_their_own_schedules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+
+    def take(repository: object, kind: str) -> bool:
+        taken.append(kind)
+        return True
+
+    monkeypatch.setattr(schedule, "observe_repository", lambda repository: None)
+    monkeypatch.setattr(schedule, "physical_backup_once", take)
+    start = utc(2026, 12, 5, 12, 0)  # a Saturday
+    monkeypatch.setattr(schedule, "_now", lambda: start)
+    settings = BackupSettings.from_env(
+        {
+            "PHYSICAL_BACKUP_REPOSITORY": str(tmp_path / "repository"),
+            "PHYSICAL_BACKUP_FULL_SCHEDULE": "0 1 * * 0",
+            "PHYSICAL_BACKUP_DIFF_SCHEDULE": "0 1 * * 1-6",
+        }
+    )
+    physical = schedule.PhysicalSchedule(settings)
+    assert physical.next_at == utc(2026, 12, 6, 1, 0)
+    assert not physical.run_due(utc(2026, 12, 6, 0, 59))
+
+    sunday = utc(2026, 12, 6, 1, 0)
+    monkeypatch.setattr(schedule, "_now", lambda: sunday)
+    assert physical.run_due(sunday)
+    assert not physical.run_due(sunday)
+    monday = utc(2026, 12, 7, 1, 0)
+    assert physical.next_at == monday
+    monkeypatch.setattr(schedule, "_now", lambda: monday)
+    assert physical.run_due(monday)
+    assert taken == ["full", "diff"]
+
+
+def test_without_a_repository_no_physical_backup_is_ever_due() -> None:
+    physical = schedule.PhysicalSchedule(BackupSettings.from_env({}))
+
+    assert not physical.run_due(utc(2030, 1, 1, 0, 0))
+    assert physical.next_at.year == 9999

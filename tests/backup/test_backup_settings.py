@@ -129,3 +129,76 @@ def test_a_database_url_other_than_postgresql_is_refused_without_echoing_it(url:
 
     assert "hunter2" not in str(raised.value)
     assert "var/learnbot.db" not in str(raised.value)
+
+
+def test_physical_backups_are_off_without_a_repository() -> None:
+    settings = BackupSettings.from_env({"DATABASE_URL": DATABASE_URL})
+
+    assert settings.physical is None
+    assert (settings.full_schedule, settings.diff_schedule) == ("30 1 * * 0", "30 1 * * 1-6")
+
+
+def test_every_physical_backup_setting_from_the_environment() -> None:
+    passphrase = "p" * 40
+    settings = BackupSettings.from_env(
+        {
+            "APP_ENV": "production",
+            "PHYSICAL_BACKUP_REPOSITORY": "/srv/pgbackrest",
+            "PHYSICAL_BACKUP_STANZA": "main-db",
+            "PHYSICAL_BACKUP_CONFIG": "/etc/learnbot/pgbackrest.conf",
+            "PHYSICAL_BACKUP_CIPHER_PASSPHRASE": passphrase,
+            "PHYSICAL_BACKUP_KEEP_FULL": "4",
+            "PHYSICAL_BACKUP_FULL_SCHEDULE": "0 2 * * 6",
+            "PHYSICAL_BACKUP_DIFF_SCHEDULE": "@daily",
+            "PHYSICAL_BACKUP_PG_DATA": "/pgdata",
+            "PHYSICAL_BACKUP_PG_SOCKET_DIR": "/run/pg",
+            "PHYSICAL_BACKUP_PG_PORT": "5433",
+            "PHYSICAL_BACKUP_PG_USER": "learnbot",
+            "TELEGRAM_BOT_ID": "1",
+        }
+    )
+
+    repository = settings.require_repository("the test")
+    assert repository.path == Path("/srv/pgbackrest")
+    assert repository.stanza == "main-db"
+    assert repository.config_path == Path("/etc/learnbot/pgbackrest.conf")
+    assert repository.cipher_passphrase == passphrase
+    assert repository.keep_full == 4
+    assert (settings.full_schedule, settings.diff_schedule) == ("0 2 * * 6", "@daily")
+    assert (repository.pg_data, repository.pg_socket_dir) == (Path("/pgdata"), Path("/run/pg"))
+    assert (repository.pg_port, repository.pg_user) == (5433, "learnbot")
+    assert passphrase not in repr(settings)
+
+
+def test_a_production_repository_must_be_encrypted() -> None:
+    with pytest.raises(ConfigError) as raised:
+        BackupSettings.from_env(
+            {"APP_ENV": "production", "PHYSICAL_BACKUP_REPOSITORY": "/srv/pgbackrest"}
+        )
+
+    assert raised.value.variable == "PHYSICAL_BACKUP_CIPHER_PASSPHRASE"
+    assert "production repositories are encrypted" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PHYSICAL_BACKUP_STANZA", "a b", "1 to 63 letters, digits, _ and -"),
+        ("PHYSICAL_BACKUP_CIPHER_PASSPHRASE", "short", "20 to 1024 printable ASCII characters"),
+        ("PHYSICAL_BACKUP_KEEP_FULL", "0", "a whole number from 1 to 100"),
+        ("PHYSICAL_BACKUP_FULL_SCHEDULE", "weekly", "a cron expression such as '30 1 * * 0'"),
+        ("PHYSICAL_BACKUP_DIFF_SCHEDULE", "0 25 * * *", "such as '30 1 * * 1-6'"),
+        ("PHYSICAL_BACKUP_PG_PORT", "0", "a whole number from 1 to 65535"),
+        ("PHYSICAL_BACKUP_PG_USER", "bad-role", "a PostgreSQL role name"),
+    ],
+)
+def test_invalid_physical_backup_settings_name_the_variable(
+    variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        BackupSettings.from_env({"PHYSICAL_BACKUP_REPOSITORY": "/srv/r", variable: value})
+
+    assert raised.value.variable == variable
+    assert message in str(raised.value)
+    if "PASSPHRASE" in variable:
+        assert value not in str(raised.value)

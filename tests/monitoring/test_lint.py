@@ -25,6 +25,7 @@ SECTIONS = ["## Meaning", "## Impact", "## Diagnosis", "## Mitigation"]
 SLO_WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
 PROCEDURE_NAMES = {
     "restore-from-backup.md",
+    "point-in-time-recovery.md",
     "deploy-and-roll-back.md",
     "rotate-the-bot-token.md",
     "add-an-admin.md",

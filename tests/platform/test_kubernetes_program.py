@@ -38,7 +38,7 @@ from stack_run import (
     walk_unsecret,
 )
 
-CUSTOM_KINDS = {"Cluster", "PrometheusRule", "ServiceMonitor"}
+CUSTOM_KINDS = {"Cluster", "ScheduledBackup", "PrometheusRule", "ServiceMonitor"}
 
 
 def test_the_same_components_own_every_kubernetes_object(kubernetes_stack: StackRun) -> None:
@@ -370,6 +370,77 @@ def test_postgresql_is_a_cloudnativepg_cluster_that_fails_over(
     )
     operator = kubernetes_stack.registration("database-operator")
     assert operator.urn in kubernetes_stack.registration("database-cluster").dependencies
+
+
+def test_with_a_bucket_cloudnativepg_archives_wal_and_backs_up_on_a_schedule(
+    kubernetes_configured: StackRun,
+) -> None:
+    stack = kubernetes_configured
+    spec = of_kind(stack, "Cluster")["learnbot-prod-db"]["spec"]
+    assert spec["postgresql"]["parameters"]["archive_timeout"] == "60s"
+    backup = spec["backup"]
+    assert backup["retentionPolicy"] == "30d"
+    store = backup["barmanObjectStore"]
+    # The dumps' bucket and prefix: CloudNativePG writes under <prefix>/<cluster name>/.
+    assert store["destinationPath"] == "s3://learnbot-backups/prod"
+    assert store["wal"]["compression"] == "gzip"
+    assert store["data"]["compression"] == "gzip"
+    credentials = store["s3Credentials"]
+    assert {selector["key"] for selector in credentials.values()} == {
+        "ACCESS_KEY_ID",
+        "ACCESS_SECRET_KEY",
+        "REGION",
+    }
+    (secret_name,) = {selector["name"] for selector in credentials.values()}
+    data = of_kind(stack, "Secret")[secret_name]["stringData"]
+    assert data == {
+        "ACCESS_KEY_ID": KUBERNETES_CONFIGURED["backupS3AccessKeyId"],
+        "ACCESS_SECRET_KEY": KUBERNETES_CONFIGURED["backupS3SecretAccessKey"],
+        "REGION": "eu-central-1",
+    }
+    scheduled = of_kind(stack, "ScheduledBackup")["learnbot-prod-db-physical"]
+    assert scheduled["apiVersion"] == "postgresql.cnpg.io/v1"
+    assert scheduled["spec"] == {
+        "schedule": "0 30 1 * * *",
+        "cluster": {"name": "learnbot-prod-db"},
+        "method": "barmanObjectStore",
+        "immediate": True,
+        "backupOwnerReference": "self",
+    }
+    assert stack.registration("database-cluster").urn in (
+        stack.registration("database-scheduled-backup").dependencies
+    )
+
+
+def test_without_a_bucket_there_are_no_backups_of_cloudnativepgs_own(
+    kubernetes_stack: StackRun,
+) -> None:
+    spec = of_kind(kubernetes_stack, "Cluster")["learnbot-db"]["spec"]
+    assert "backup" not in spec
+    assert of_kind(kubernetes_stack, "ScheduledBackup") == {}
+
+
+def test_an_endpoint_and_the_pods_identity_reach_an_s3_compatible_bucket() -> None:
+    stack = run_program(
+        {
+            **KUBERNETES_CONFIG,
+            "backupS3Url": "s3://learnbot-wal",
+            "backupS3EndpointUrl": "https://minio.example.com:9000",
+            "physicalBackupSchedule": "0 2 * * 6",
+            "physicalBackupRetentionDays": "14",
+            "archiveTimeoutSeconds": "30",
+        },
+        secret_keys=("telegramBotToken",),
+    )
+    spec = of_kind(stack, "Cluster")["learnbot-db"]["spec"]
+    store = spec["backup"]["barmanObjectStore"]
+    assert store["endpointURL"] == "https://minio.example.com:9000"
+    assert store["s3Credentials"] == {"inheritFromIAMRole": True}
+    assert spec["backup"]["retentionPolicy"] == "14d"
+    assert spec["postgresql"]["parameters"]["archive_timeout"] == "30s"
+    scheduled = of_kind(stack, "ScheduledBackup")["learnbot-db-physical"]
+    assert scheduled["spec"]["schedule"] == "0 0 2 * * 6"
+    assert "learnbot-db-backup-s3" not in of_kind(stack, "Secret")
 
 
 def test_a_cluster_that_runs_both_operators_gets_no_second_install(

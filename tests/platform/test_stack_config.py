@@ -207,6 +207,9 @@ INVALID = [
     ("alertHeartbeatUrl", "hc-ping.com/0f1e2d", "an http(s) URL such as https://hc-ping.com/"),
     ("monitoringLabels", "release=kube prometheus", "comma-separated Kubernetes labels"),
     ("monitoringLabels", "app.kubernetes.io/name=x", "not app.kubernetes.io/"),
+    ("physicalBackupSchedule", "0 0 2 * * *", "a cron expression of five fields"),
+    ("physicalBackupRetentionDays", "0", "a whole number from 1 to 3650"),
+    ("archiveTimeoutSeconds", "5", "a whole number from 10 to 3600"),
 ]
 
 
@@ -338,6 +341,17 @@ COMBINED: list[tuple[dict[str, str], str, str]] = [
         "no monitoring chart",
     ),
     (
+        {**ON_KUBERNETES, "physicalBackupSchedule": "0 2 * * *"},
+        "backupS3Url",
+        "required when learnbot:physicalBackupSchedule is set: CloudNativePG backs up to",
+    ),
+    (
+        {**ON_KUBERNETES, "physicalBackupRetentionDays": "7"},
+        "backupS3Url",
+        "required when learnbot:physicalBackupRetentionDays is set",
+    ),
+    ({"archiveTimeoutSeconds": "60"}, "archiveTimeoutSeconds", "target kubernetes only"),
+    (
         {**ON_KUBERNETES, "apiMaxReplicas": "20"},
         "databasePoolSize",
         "at most 7 with 20 API replicas of 2 workers: apiMaxReplicas x apiWorkers",
@@ -389,6 +403,11 @@ def test_kubernetes_defaults() -> None:
         True,
     )
     assert kubernetes.monitoring_labels == {}
+    assert (kubernetes.physical_backup_schedule, kubernetes.physical_backup_retention_days) == (
+        "30 1 * * *",
+        30,
+    )
+    assert kubernetes.archive_timeout_seconds == 60
     assert dict(config.images) == KUBERNETES_DEFAULT_IMAGES
     assert load().kubernetes is None
 

@@ -10,6 +10,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from learnbot_platform.kubernetes.objects import Cluster, secret
+from learnbot_platform.kubernetes.physical_backups import (
+    ObjectStoreArgs,
+    backup_spec,
+    scheduled_backup_spec,
+)
 from learnbot_platform.service_env import DATABASE_NAME, DATABASE_USER, database_url
 
 CNPG_CHART = "cloudnative-pg"
@@ -39,6 +44,9 @@ class KubernetesDatabaseArgs:
     cpu_millicores: int = 500
     # False: the CloudNativePG operator the cluster already runs.
     install_operator: bool = True
+    # None: no backups of CloudNativePG's own, and no WAL archiving.
+    object_store: ObjectStoreArgs | None = None
+    archive_timeout_seconds: int = 60
 
 
 class KubernetesDatabase(pulumi.ComponentResource):
@@ -50,7 +58,9 @@ class KubernetesDatabase(pulumi.ComponentResource):
         password = self._password()
         self.operator = self._operator(name, args) if args.install_operator else None
         self.secret = self._secret(password)
+        self.backup_credentials = self._backup_credentials()
         self.cluster = self._cluster()
+        self.scheduled_backup = self._scheduled_backup()
         # CloudNativePG's Service that always leads to the current primary.
         self.host = f"{args.name}-rw"
         self.password = password
@@ -86,6 +96,39 @@ class KubernetesDatabase(pulumi.ComponentResource):
     def _secret_name(self) -> str:
         return f"{self._args.name}-app"
 
+    def _backup_credentials(self) -> k8s.core.v1.Secret | None:
+        store = self._args.object_store
+        if store is None or not store.has_keys:
+            return None
+        return secret(
+            f"{self._name}-backup-credentials",
+            self._args.cluster,
+            self,
+            name=f"{self._args.name}-backup-s3",
+            component="database",
+            data=store.secret_data(),
+        )
+
+    def _backup(self) -> dict[str, object]:
+        store = self._args.object_store
+        if store is None:
+            return {}
+        credentials = None if self.backup_credentials is None else f"{self._args.name}-backup-s3"
+        return {"backup": backup_spec(store, credentials)}
+
+    def _scheduled_backup(self) -> k8s.apiextensions.CustomResource | None:
+        store, cluster = self._args.object_store, self._args.cluster
+        if store is None:
+            return None
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-scheduled-backup",
+            api_version="postgresql.cnpg.io/v1",
+            kind="ScheduledBackup",
+            metadata=cluster.metadata(f"{self._args.name}-physical", "database"),
+            spec=scheduled_backup_spec(self._args.name, store.schedule),
+            opts=cluster.options(self, depends_on=[self.cluster]),
+        )
+
     def _cluster(self) -> k8s.apiextensions.CustomResource:
         name, args, cluster, secret_name = (
             self._name,
@@ -107,7 +150,13 @@ class KubernetesDatabase(pulumi.ComponentResource):
                 "imageName": args.image,
                 # Replicas are updated first, then the primary is switched over to one of them.
                 "primaryUpdateStrategy": "unsupervised",
-                "postgresql": {"parameters": {"max_connections": str(args.max_connections)}},
+                "postgresql": {
+                    "parameters": {
+                        "max_connections": str(args.max_connections),
+                        # Bounds the writes a restore from the bucket can lose (the RPO).
+                        "archive_timeout": f"{args.archive_timeout_seconds}s",
+                    }
+                },
                 "bootstrap": {
                     "initdb": {
                         "database": DATABASE_NAME,
@@ -139,9 +188,15 @@ class KubernetesDatabase(pulumi.ComponentResource):
                     "topologyKey": "kubernetes.io/hostname",
                     "podAntiAffinityType": "preferred",
                 },
+                **self._backup(),
             },
             opts=cluster.options(
-                self, depends_on=[self.secret, *([self.operator] if self.operator else [])]
+                self,
+                depends_on=[
+                    self.secret,
+                    *([self.operator] if self.operator else []),
+                    *([self.backup_credentials] if self.backup_credentials else []),
+                ],
             ),
         )
 

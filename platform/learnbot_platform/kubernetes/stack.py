@@ -21,6 +21,7 @@ from learnbot_platform.kubernetes.monitoring import (
 )
 from learnbot_platform.kubernetes.network import KubernetesNetwork, KubernetesNetworkArgs
 from learnbot_platform.kubernetes.objects import Cluster
+from learnbot_platform.kubernetes.physical_backups import ObjectStoreArgs
 from learnbot_platform.monitoring import API_JOB, BACKUP_JOB, ReceiverSecrets
 from learnbot_platform.repository import read_monitoring_sources
 from learnbot_platform.service_env import (
@@ -84,7 +85,24 @@ def _database(
             max_connections=KUBERNETES_POSTGRES_MAX_CONNECTIONS,
             password=secret(settings.db_password),
             install_operator=kubernetes.install_cloudnativepg,
+            object_store=_object_store(settings, kubernetes),
+            archive_timeout_seconds=kubernetes.archive_timeout_seconds,
         ),
+    )
+
+
+def _object_store(settings: StackConfig, kubernetes: KubernetesConfig) -> ObjectStoreArgs | None:
+    backup = settings.backup
+    if backup.s3_url is None:
+        return None
+    return ObjectStoreArgs(
+        destination=backup.s3_url,
+        schedule=kubernetes.physical_backup_schedule,
+        retention_days=kubernetes.physical_backup_retention_days,
+        endpoint_url=backup.s3_endpoint_url,
+        region=backup.s3_region,
+        access_key_id=secret(backup.s3_access_key_id),
+        secret_access_key=secret(backup.s3_secret_access_key),
     )
 
 

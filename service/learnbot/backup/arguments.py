@@ -48,6 +48,37 @@ def add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="restore into a non-empty database, dropping the objects the backup holds first",
     )
     actions.add_parser("list", help="list kept backups: time, size, verified by a drill or not")
+    _add_physical_commands(actions)
+
+
+def _add_physical_commands(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    physical = actions.add_parser(
+        "pitr-backup", help="take one pgBackRest backup into PHYSICAL_BACKUP_REPOSITORY"
+    )
+    physical.add_argument("--type", choices=("full", "diff"), default="full", dest="backup_type")
+    actions.add_parser(
+        "pitr-verify",
+        help="check every backup and WAL file of PHYSICAL_BACKUP_REPOSITORY (pgbackrest verify)",
+    )
+    restore = actions.add_parser(
+        "pitr-restore",
+        help="restore PHYSICAL_BACKUP_REPOSITORY's backups and WAL to a point in time",
+        description="Restores the newest physical backup before --to into an empty data "
+        "directory; PostgreSQL started on it replays the archived WAL up to --to and promotes.",
+    )
+    restore.add_argument(
+        "--to",
+        required=True,
+        metavar="TIME",
+        help='the moment to recover to with its UTC offset, "2026-12-02 14:05:00+00", or '
+        "latest (all archived WAL)",
+    )
+    restore.add_argument(
+        "--into", required=True, type=Path, metavar="DIR", help="an empty or new data directory"
+    )
+    restore.add_argument(
+        "--dry-run", action="store_true", help="check and print what would run, run nothing"
+    )
 
 
 def _postgresql_url(raw: str) -> str:

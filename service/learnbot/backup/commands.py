@@ -17,6 +17,7 @@ import psycopg
 from learnbot.backup.arguments import add_backup_commands
 from learnbot.backup.catalog import Backup, checksum_problem, list_backups
 from learnbot.backup.job import backup_once, drill_once
+from learnbot.backup.pitr_commands import run_pitr_command
 from learnbot.backup.postgres import DatabaseError
 from learnbot.backup.restore import RestoreRefused, restore_backup
 from learnbot.backup.schedule import run_scheduled, serve_metrics
@@ -40,6 +41,8 @@ def run_backup_command(args: argparse.Namespace) -> int:
         return _verify(settings, drill=args.restore_drill)
     if command == "restore":
         return _restore(settings, args.file, args.target, force=args.force)
+    if command.startswith("pitr-"):
+        return run_pitr_command(settings, args)
     return _list(settings)
 
 

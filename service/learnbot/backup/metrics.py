@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 
-from prometheus_client import Counter, Gauge, values
+from prometheus_client import REGISTRY, Counter, Gauge, values
 
 from learnbot.backup.catalog import Backup
 from learnbot.backup.settings import METRICS_WRITER, METRICS_WRITER_VARIABLE
@@ -67,3 +68,25 @@ def observe_backups(backups: list[Backup]) -> None:
     drills = [backup.drill() for backup in backups]
     passed = [record.drilled_at.timestamp() for record in drills if record and record.passed]
     LAST_VERIFIED.set(max(passed, default=0))
+
+
+# Exported only where a repository is configured (export_physical_backup_metrics), so their
+# alerts stay silent on a job that takes dumps alone.
+PHYSICAL_LAST_SUCCESS = Gauge(
+    "physical_backup_last_success_timestamp_seconds",
+    "When the newest pgBackRest backup in the repository finished.",
+    multiprocess_mode="mostrecent",
+    registry=None,
+)
+PHYSICAL_FAILURES = Counter(
+    "physical_backup_failures",
+    "pgBackRest backup runs (full or differential) that failed.",
+    registry=None,
+)
+
+
+def export_physical_backup_metrics() -> None:
+    """Adds the physical backups' metrics to what this process serves; once is enough."""
+    for metric in (PHYSICAL_LAST_SUCCESS, PHYSICAL_FAILURES):
+        with suppress(ValueError):  # registered already
+            REGISTRY.register(metric)

@@ -14,6 +14,7 @@ from prometheus_client import start_http_server
 from learnbot.backup import metrics
 from learnbot.backup.catalog import list_backups
 from learnbot.backup.job import backup_once, drill_once
+from learnbot.backup.physical import BackupType, observe_repository, physical_backup_once
 from learnbot.backup.settings import BackupSettings
 from learnbot.observability.metrics import (
     MULTIPROC_DIR_VARIABLE,
@@ -74,8 +75,11 @@ def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
         )
         backup_at, drill_at = first_runs(settings, _now())
         log.info("next backup at %s, next drill at %s", backup_at.isoformat(), drill_at.isoformat())
+        physical = PhysicalSchedule(settings)
         while not stop.is_set():
             now = _now()
+            if physical.run_due(now):
+                continue
             if now >= backup_at:
                 _guarded(backup_once, settings, stop)
                 backup_at = next_run(settings.schedule, _now())
@@ -83,8 +87,55 @@ def run_scheduled(settings: BackupSettings, stop: threading.Event) -> None:
                 _guarded(drill_once, settings, stop)
                 drill_at = next_run(settings.drill_schedule, _now())
             else:
-                wait = (min(backup_at, drill_at) - now).total_seconds()
+                wait = (min(backup_at, drill_at, physical.next_at) - now).total_seconds()
                 stop.wait(min(wait, _LONGEST_WAIT_SECONDS))
+
+
+class PhysicalSchedule:
+    """Full and differential pgBackRest backups on their schedules, when a repository is set.
+
+    A time missed while the job was down is not caught up: pgBackRest takes a differential
+    with no full backup before it as a full one, and the WAL archive covers the gap."""
+
+    def __init__(self, settings: BackupSettings) -> None:
+        self._repository = settings.physical
+        self._schedules: dict[BackupType, str] = {
+            "full": settings.full_schedule,
+            "diff": settings.diff_schedule,
+        }
+        now = _now()
+        self._due = {kind: next_run(cron, now) for kind, cron in self._schedules.items()}
+        if self._repository is not None:
+            observe_repository(self._repository)
+            log.info(
+                "physical backups into %s: full on '%s', differential on '%s'",
+                self._repository.path,
+                self._schedules["full"],
+                self._schedules["diff"],
+            )
+
+    @property
+    def next_at(self) -> datetime:
+        return (
+            min(self._due.values())
+            if self._repository is not None
+            else datetime.max.replace(tzinfo=UTC)
+        )
+
+    def run_due(self, now: datetime) -> bool:
+        """Takes the backup that is due, if any; whether one was."""
+        if self._repository is None:
+            return False
+        for kind, due in self._due.items():
+            if now >= due:
+                try:
+                    physical_backup_once(self._repository, kind)
+                except Exception:
+                    metrics.PHYSICAL_FAILURES.inc()
+                    log.exception("physical %s backup failed unexpectedly", kind)
+                self._due[kind] = next_run(self._schedules[kind], _now())
+                return True
+        return False
 
 
 def serve_metrics(settings: BackupSettings, stop: threading.Event) -> None:

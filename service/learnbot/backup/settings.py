@@ -7,10 +7,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from learnbot import settings_table as table
+from learnbot.backup.pgbackrest import Repository
 from learnbot.backup.retention import RetentionPolicy
 from learnbot.setting import ConfigError, text_setting
 from learnbot.settings_table import (
+    DEFAULT_DIFF_SCHEDULE,
     DEFAULT_DRILL_SCHEDULE,
+    DEFAULT_FULL_SCHEDULE,
     DEFAULT_SCHEDULE,
     METRICS_WRITER_PATTERN,
     is_cron_expression,
@@ -52,6 +55,10 @@ class BackupSettings:
     s3: S3Location | None = None
     s3_endpoint_url: str | None = None
     metrics_writer: str | None = None
+    # Physical backups with WAL archiving; None when PHYSICAL_BACKUP_REPOSITORY is unset.
+    physical: Repository | None = None
+    full_schedule: str = DEFAULT_FULL_SCHEDULE
+    diff_schedule: str = DEFAULT_DIFF_SCHEDULE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BackupSettings:
@@ -72,12 +79,23 @@ class BackupSettings:
             s3=_s3_location(env),
             s3_endpoint_url=table.BACKUP_S3_ENDPOINT_URL.from_env(env),
             metrics_writer=table.BACKUP_METRICS_WRITER.from_env(env),
+            physical=_repository(env),
+            full_schedule=table.PHYSICAL_BACKUP_FULL_SCHEDULE.value_from_env(env),
+            diff_schedule=table.PHYSICAL_BACKUP_DIFF_SCHEDULE.value_from_env(env),
         )
 
     def require_database_url(self, purpose: str) -> str:
         if self.database_url is None:
             raise ConfigError("DATABASE_URL", f"a postgresql:// URL; {purpose} needs it")
         return self.database_url
+
+    def require_repository(self, purpose: str) -> Repository:
+        if self.physical is None:
+            raise ConfigError(
+                str(table.PHYSICAL_BACKUP_REPOSITORY.variable),
+                f"the pgBackRest repository's folder; {purpose} needs it",
+            )
+        return self.physical
 
 
 def _database_url(env: Mapping[str, str]) -> str | None:
@@ -95,6 +113,38 @@ def _database_url(env: Mapping[str, str]) -> str | None:
             "a postgresql://user:password@host:port/database URL (backups use pg_dump)",
         )
     return url
+
+
+def _repository(env: Mapping[str, str]) -> Repository | None:
+    # Read whether or not a repository is set, so a bad value never waits to be noticed.
+    passphrase = table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE.from_env(env)
+    stanza = table.PHYSICAL_BACKUP_STANZA.value_from_env(env)
+    config_path = table.PHYSICAL_BACKUP_CONFIG.value_from_env(env)
+    keep_full = table.PHYSICAL_BACKUP_KEEP_FULL.value_from_env(env)
+    pg_data = table.PHYSICAL_BACKUP_PG_DATA.value_from_env(env)
+    pg_socket_dir = table.PHYSICAL_BACKUP_PG_SOCKET_DIR.value_from_env(env)
+    pg_port = table.PHYSICAL_BACKUP_PG_PORT.value_from_env(env)
+    pg_user = table.PHYSICAL_BACKUP_PG_USER.value_from_env(env)
+    path = table.PHYSICAL_BACKUP_REPOSITORY.from_env(env)
+    if path is None:
+        return None
+    if passphrase is None and table.APP_ENV.value_from_env(env) == "production":
+        raise ConfigError(
+            str(table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE.variable),
+            "the repository's cipher passphrase (20 to 1024 printable ASCII characters); "
+            "production repositories are encrypted",
+        )
+    return Repository(
+        path=path.absolute(),
+        config_path=config_path.absolute(),
+        stanza=stanza,
+        cipher_passphrase=passphrase,
+        keep_full=keep_full,
+        pg_data=pg_data,
+        pg_socket_dir=pg_socket_dir,
+        pg_port=pg_port,
+        pg_user=pg_user,
+    )
 
 
 def _s3_location(env: Mapping[str, str]) -> S3Location | None:
