@@ -5,6 +5,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Container
+from datetime import timedelta
 
 from sanic import Sanic
 from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
@@ -253,6 +254,7 @@ async def open_resources(app: App) -> None:
             settings.database_url,
             pool_size=settings.database_pool_size,
             timeout=settings.database_timeout_seconds,
+            last_seen_interval=timedelta(seconds=settings.last_seen_interval_seconds),
         )
     )
     await store.open()

@@ -44,6 +44,7 @@ class Settings:
     app_env: AppEnv = "development"
     database_pool_size: int = 10
     database_timeout_seconds: float = 3.0
+    last_seen_interval_seconds: int = 300
     migrations_wait_seconds: int = 0
     request_timeout_seconds: int = 60
     response_timeout_seconds: int = 60
@@ -88,6 +89,7 @@ class Settings:
             app_env=app_env,
             database_pool_size=table.DATABASE_POOL_SIZE.value_from_env(env),
             database_timeout_seconds=float(table.DATABASE_TIMEOUT_SECONDS.value_from_env(env)),
+            last_seen_interval_seconds=table.LAST_SEEN_INTERVAL_SECONDS.value_from_env(env),
             migrations_wait_seconds=table.MIGRATIONS_WAIT_SECONDS.value_from_env(env),
             request_timeout_seconds=table.REQUEST_TIMEOUT_SECONDS.value_from_env(env),
             response_timeout_seconds=table.RESPONSE_TIMEOUT_SECONDS.value_from_env(env),

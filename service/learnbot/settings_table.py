@@ -203,6 +203,10 @@ DATABASE_POOL_SIZE = Setting(
     "DATABASE_POOL_SIZE", whole(1, 200), 10, key="databasePoolSize", processes=API
 )
 DATABASE_TIMEOUT_SECONDS = Setting("DATABASE_TIMEOUT_SECONDS", whole(1, 60), 3, processes=API)
+# A returning user's unchanged sign-in writes only when last_seen_at is at least this old.
+LAST_SEEN_INTERVAL_SECONDS = Setting(
+    "LAST_SEEN_INTERVAL_SECONDS", whole(0, 86400), 300, processes=API
+)
 MIGRATIONS_WAIT_SECONDS = Setting("MIGRATIONS_WAIT_SECONDS", whole(0, 86400), 0, processes=API)
 REQUEST_TIMEOUT_SECONDS = Setting("REQUEST_TIMEOUT_SECONDS", whole(1, 600), 60, processes=API)
 RESPONSE_TIMEOUT_SECONDS = Setting("RESPONSE_TIMEOUT_SECONDS", whole(1, 600), 60, processes=API)

@@ -48,6 +48,24 @@ async def test_fifty_sign_ins_of_a_new_user_create_it_once(
         assert connection.execute("SELECT count(*) FROM users").fetchall() == [(1,)]
 
 
+async def test_an_unchanged_returning_sign_in_leaves_the_row_untouched(
+    postgres_store: PostgresUserStore, postgres_url: str
+) -> None:
+    """No write at all, not even a row lock: the row's version (xmin) stays."""
+    await postgres_store.upsert_user(TelegramProfile(7, "Ada"), T0)
+
+    def row_version() -> object:
+        with psycopg.connect(postgres_url) as connection:
+            return connection.execute("SELECT xmin, xmax FROM users").fetchall()
+
+    before = row_version()
+    for n in range(1, 6):
+        await postgres_store.upsert_user(TelegramProfile(7, "Ada"), T0 + timedelta(seconds=n))
+    assert row_version() == before
+    await postgres_store.upsert_user(TelegramProfile(7, "Ada B"), T0 + timedelta(seconds=6))
+    assert row_version() != before
+
+
 async def test_racing_links_of_one_account_create_it_once(
     postgres_store: PostgresUserStore,
 ) -> None:

@@ -143,3 +143,18 @@ async def test_calls_before_open_are_a_programming_error(sqlite_url: str) -> Non
 
     with pytest.raises(RuntimeError, match="not open"):
         await store.get_user(1)
+
+
+async def test_an_interval_of_zero_writes_every_sign_in(sqlite_url: str) -> None:
+    store = open_store(sqlite_url, last_seen_interval=timedelta(0))
+    await store.open()
+    try:
+        await store.migrate()
+        t0 = datetime(2025, 3, 1, tzinfo=UTC)
+        await store.upsert_user(TelegramProfile(5, "Ada"), t0)
+        later = t0 + timedelta(seconds=1)
+        assert (
+            await store.upsert_user(TelegramProfile(5, "Ada"), later)
+        ).user.last_seen_at == later
+    finally:
+        await store.close()

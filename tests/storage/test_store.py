@@ -77,6 +77,54 @@ async def test_upsert_refreshes_an_existing_user(store: UserStore) -> None:
     assert await store.get_user(1001) == user
 
 
+async def test_a_returning_unchanged_sign_in_within_the_interval_writes_nothing(
+    store: UserStore,
+) -> None:
+    first = (await store.upsert_user(profile(), T0)).user
+
+    again = await store.upsert_user(profile(), T0 + timedelta(seconds=299))
+
+    assert not again.created
+    # last_seen_at is accurate to the interval: the row is as the first sign-in left it.
+    assert again.user == first
+    assert await store.get_user(1001) == first
+
+
+async def test_a_last_seen_older_than_the_interval_is_refreshed(store: UserStore) -> None:
+    await store.upsert_user(profile(), T0)
+    later = T0 + timedelta(seconds=300)
+
+    user = (await store.upsert_user(profile(), later)).user
+
+    assert user.last_seen_at == later
+    assert await store.get_user(1001) == user
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"first_name": "Augusta"},
+        {"last_name": None},
+        {"username": "ada2"},
+        {"language_code": "ru"},
+        {"is_premium": True},
+        {"photo_url": None},
+    ],
+)
+async def test_a_changed_profile_field_is_written_at_once(
+    store: UserStore, change: dict[str, object]
+) -> None:
+    await store.upsert_user(profile(), T0)
+    later = T0 + timedelta(seconds=10)
+
+    user = (await store.upsert_user(profile(1001, **change), later)).user
+
+    ((field, value),) = change.items()
+    assert getattr(user, field) == value
+    assert user.last_seen_at == later
+    assert await store.get_user(1001) == user
+
+
 async def test_upsert_never_unblocks(store: UserStore) -> None:
     await store.upsert_user(profile(), T0)
     await store.set_blocked(1001, True)

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from learnbot.storage.base import AccountConflict, InvalidCursor, StorageError, UserStore
+from learnbot.storage.base import (
+    LAST_SEEN_INTERVAL,
+    AccountConflict,
+    InvalidCursor,
+    StorageError,
+    UserStore,
+)
 from learnbot.storage.migrations import Dialect
 from learnbot.storage.models import (
     LinkedAccount,
@@ -48,17 +55,29 @@ def database_dialect(url: str) -> Dialect:
     raise ValueError(_UNSUPPORTED)
 
 
-def open_store(database_url: str, *, pool_size: int = 10, timeout: float = 5.0) -> UserStore:
+def open_store(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    timeout: float = 5.0,
+    last_seen_interval: timedelta = LAST_SEEN_INTERVAL,
+) -> UserStore:
     """Returns the store for the URL, not yet opened: the caller awaits `open()`."""
     if database_dialect(database_url) == "sqlite":
         from learnbot.storage.sqlite import SQLiteUserStore
 
-        return SQLiteUserStore(Path(database_url.removeprefix(_SQLITE_PREFIX)), timeout=timeout)
+        return SQLiteUserStore(
+            Path(database_url.removeprefix(_SQLITE_PREFIX)),
+            timeout=timeout,
+            last_seen_interval=last_seen_interval,
+        )
 
     from learnbot.storage.postgresql import PostgresUserStore
 
     conninfo = "postgresql://" + database_url.split("://", 1)[1]
-    return PostgresUserStore(conninfo, pool_size=pool_size, timeout=timeout)
+    return PostgresUserStore(
+        conninfo, pool_size=pool_size, timeout=timeout, last_seen_interval=last_seen_interval
+    )
 
 
 def _has_valid_port(url: str) -> bool:

@@ -21,6 +21,35 @@ USER_COLUMNS = (
     "photo_url, is_blocked, created_at, last_seen_at, locale, source"
 )
 
+# A returning user's sign-in writes when their profile changed or last_seen_at is older than
+# this; otherwise it only reads, so last_seen_at is accurate to this interval.
+LAST_SEEN_INTERVAL = timedelta(minutes=5)
+
+
+def sign_in_writes(
+    stored: User, profile: TelegramProfile, seen_at: datetime, interval: timedelta
+) -> bool:
+    """Whether a sign-in of a user who is already stored must write (never for a blocked one)."""
+    if stored.is_blocked:
+        return False
+    changed = (
+        stored.first_name,
+        stored.last_name,
+        stored.username,
+        stored.language_code,
+        stored.is_premium,
+        stored.photo_url,
+    ) != (
+        profile.first_name,
+        profile.last_name,
+        profile.username,
+        profile.language_code,
+        profile.is_premium,
+        profile.photo_url,
+    )
+    return changed or seen_at - stored.last_seen_at >= interval
+
+
 # Processed bot update ids are kept this long (Telegram redelivers for at most a day), pruned
 # when an update id that is a multiple of PRUNE_EVERY is recorded.
 UPDATES_KEPT = timedelta(days=7)

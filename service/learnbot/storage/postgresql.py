@@ -5,7 +5,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import AsyncConnection
@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from learnbot.storage import migrations
 from learnbot.storage.base import (
     ACCOUNT_COLUMNS,
+    LAST_SEEN_INTERVAL,
     OAUTH_STATE_COLUMNS,
     PRUNE_EVERY,
     UPDATES_KEPT,
@@ -23,6 +24,7 @@ from learnbot.storage.base import (
     StorageError,
     UserStore,
     oauth_state,
+    sign_in_writes,
 )
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.deadline import Deadline, within_deadline
@@ -68,8 +70,16 @@ class IdleConnectionCheck:
 
 
 class PostgresUserStore(UserStore):
-    def __init__(self, conninfo: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        pool_size: int = 10,
+        timeout: float = 5.0,
+        last_seen_interval: timedelta = LAST_SEEN_INTERVAL,
+    ) -> None:
         self._conninfo = conninfo
+        self._last_seen_interval = last_seen_interval
         self._pool_size = pool_size
         self._timeout = timeout
         self._pool: AsyncConnectionPool[_Connection] | None = None
@@ -132,6 +142,17 @@ class PostgresUserStore(UserStore):
     @within_deadline
     async def upsert_user(self, profile: TelegramProfile, seen_at: datetime) -> SignIn:
         async with self._connection() as connection:
+            # Most sign-ins are a returning user whose profile has not changed: one read, no
+            # write and no row lock, so one user's concurrent requests never queue on the row.
+            cursor = await connection.execute(
+                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = %s",  # noqa: S608 - a constant column list
+                (profile.telegram_id,),
+            )
+            stored = await cursor.fetchone()
+            if stored is not None and not sign_in_writes(
+                _user(stored), profile, _utc(seen_at), self._last_seen_interval
+            ):
+                return SignIn(user=_user(stored), created=False)
             cursor = await connection.execute(
                 f"""
                 INSERT INTO users (

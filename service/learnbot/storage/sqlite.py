@@ -4,13 +4,14 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from learnbot.storage import migrations
 from learnbot.storage.base import (
     ACCOUNT_COLUMNS,
+    LAST_SEEN_INTERVAL,
     OAUTH_STATE_COLUMNS,
     PRUNE_EVERY,
     UPDATES_KEPT,
@@ -19,6 +20,7 @@ from learnbot.storage.base import (
     StorageError,
     UserStore,
     oauth_state,
+    sign_in_writes,
 )
 from learnbot.storage.cursor import decode_cursor, encode_cursor
 from learnbot.storage.models import (
@@ -45,8 +47,15 @@ WHERE provider = ? AND NOT verified
 class SQLiteUserStore(UserStore):
     """One connection owned by one thread, so the event loop never waits on the file."""
 
-    def __init__(self, path: Path, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float = 5.0,
+        last_seen_interval: timedelta = LAST_SEEN_INTERVAL,
+    ) -> None:
         self._path = path
+        self._last_seen_interval = last_seen_interval
         self._timeout = timeout
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
@@ -80,6 +89,15 @@ class SQLiteUserStore(UserStore):
         seen = _timestamp(seen_at)
 
         def upsert(connection: sqlite3.Connection) -> SignIn:
+            # A returning user whose profile has not changed: one read, no write.
+            stored = connection.execute(
+                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = ?",  # noqa: S608 - a constant column list
+                (profile.telegram_id,),
+            ).fetchone()
+            if stored is not None and not sign_in_writes(
+                _user(stored), profile, seen_at, self._last_seen_interval
+            ):
+                return SignIn(user=_user(stored), created=False)
             row = connection.execute(
                 f"""
                 INSERT INTO users (
