@@ -177,6 +177,42 @@ def verdicts(rows: Sequence[Row], cores: int) -> str:
     return "\n".join(lines)
 
 
+# Sign-in rows against each other, in the same run: (name, numerator, denominator, share).
+ROW_RATIOS = (
+    (
+        "returning sign-ins >= 1.3x new-user sign-ins",
+        "POST /auth/telegram (returning)",
+        "POST /auth/telegram (new)",
+        1.3,
+    ),
+    (
+        "one Telegram id on every connection >= 0.9x distinct returning users",
+        "POST /auth/telegram (one user)",
+        "POST /auth/telegram (returning)",
+        0.9,
+    ),
+)
+
+
+def row_ratios(rows: Sequence[Row]) -> str:
+    """The targets that set one saturating row against another of the same server."""
+    lines = []
+    for server in (SQLITE, POSTGRESQL):
+        saturating = {r.request: r for r in rows if r.server == server and not r.paced}
+        for name, numerator, denominator, share in ROW_RATIOS:
+            top, bottom = saturating.get(numerator), saturating.get(denominator)
+            if top is None or bottom is None or not bottom.measured.per_second:
+                lines.append(f"- {name} ({server}): NOT MEASURED")
+                continue
+            ratio = top.measured.per_second / bottom.measured.per_second
+            verdict = "met" if ratio >= share else "NOT met"
+            lines.append(
+                f"- {name} ({server}): {verdict} ({ratio:.2f}x: "
+                f"{top.measured.per_second:,.0f} against {bottom.measured.per_second:,.0f} req/s)"
+            )
+    return "\n".join(lines)
+
+
 def stability(rows: Sequence[Row]) -> str:
     """A warning when the two reference runs disagree: other work shared the machine."""
     rates = [r.measured.per_second for r in rows if r.server == REFERENCE]

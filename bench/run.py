@@ -32,6 +32,7 @@ from bench.report import (
     SQLITE,
     Row,
     logging_cost,
+    row_ratios,
     stability,
     table,
     verdicts,
@@ -220,11 +221,23 @@ class Bench:
             returning = self.fresh.only(stored).write_shares(
                 self.workdir / f"{label}-returning", threads
             )
+            # One Telegram id on every connection: a Mini App's burst of calls on open, or a
+            # retrying client, all signing in as the same returning user.
+            one = self.fresh.only(stored)
+            one_user = SignedUsers(one.telegram_ids[:1] * threads, one.init_data[:1] * threads)
             rows += [
                 self.observe(
                     server,
                     "POST /auth/telegram (returning)",
                     self.saturate(server, load.sign_in(returning)),
+                ),
+                self.observe(
+                    server,
+                    "POST /auth/telegram (one user)",
+                    self.saturate(
+                        server,
+                        load.sign_in(one_user.write_shares(self.workdir / f"{label}-one", threads)),
+                    ),
                 ),
                 self.observe(server, "GET /me", self.saturate(server, load.me(returning))),
             ]
@@ -360,7 +373,7 @@ def main() -> int:
             header,
             table(rows),
             stability(rows),
-            "Targets:\n" + verdicts(rows, os.cpu_count() or 1),
+            "Targets:\n" + verdicts(rows, os.cpu_count() or 1) + "\n" + row_ratios(rows),
             "Logging at INFO (one JSON access line per request, to a file):\n" + logging_cost(rows),
             *skipped,
             f"`make bench` took {elapsed / 60:.1f} min; load average at the end "
