@@ -13,6 +13,7 @@ from learnbot.storage import (
     TelegramProfile,
     UserStore,
 )
+from learnbot.storage.base import PRUNE_EVERY, UPDATES_KEPT
 
 T0 = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -495,3 +496,23 @@ async def test_set_locale_saves_and_forgets_the_preference(store: UserStore) -> 
 
 async def test_set_locale_on_an_unknown_user_is_none(store: UserStore) -> None:
     assert await store.set_locale(404, "ru") is None
+
+
+async def test_a_bot_update_is_recorded_once(store: UserStore) -> None:
+    assert await store.record_update(5, T0)
+    assert not await store.record_update(5, T0 + timedelta(seconds=1))
+
+
+async def test_update_ids_older_than_a_week_are_pruned_at_every_hundredth(
+    store: UserStore,
+) -> None:
+    later = T0 + UPDATES_KEPT + timedelta(minutes=1)
+    assert await store.record_update(101, T0)
+    assert await store.record_update(150, T0 + timedelta(days=1))
+    # Not a multiple of PRUNE_EVERY: nothing is pruned, 101 is still known.
+    assert await store.record_update(199, later)
+    assert not await store.record_update(101, later)
+    assert await store.record_update(PRUNE_EVERY * 2, later)
+    # Received more than UPDATES_KEPT before: forgotten, so recorded anew; the younger one kept.
+    assert await store.record_update(101, later)
+    assert not await store.record_update(150, later)
