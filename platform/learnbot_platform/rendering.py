@@ -257,6 +257,12 @@ def nginx_config(
         f"Requests are limited to {MAX_BODY[:-1]} KiB.",
         "urn:learnbot:problem:body-too-large",
     )
+    headers_too_large = _problem(
+        431,
+        "The request headers are too large",
+        "The request line and headers are limited to 24 KiB in all.",
+        "urn:learnbot:problem:headers-too-large",
+    )
     forbidden = _problem(403, "Forbidden", "This path is not served here.")
     unavailable = _problem(502, "Bad Gateway", "No API instance answered; try again shortly.")
     return NGINX_HEADER + _NginxTemplate(NGINX_TEMPLATE.read_text(encoding="utf-8")).substitute(
@@ -267,6 +273,7 @@ def nginx_config(
         api_port=api_port,
         forbidden=forbidden,
         too_large=too_large,
+        headers_too_large=headers_too_large,
         unavailable=unavailable,
         health_port=health_port,
     )
