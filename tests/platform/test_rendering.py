@@ -298,10 +298,10 @@ def test_nginx_proxy_behaves_as_the_stack_needs(proxy: str) -> None:
     assert too_large.json()["type"] == "urn:learnbot:problem:body-too-large"
 
     # Headers over the API's 24 KiB get the API's own problem, not nginx's HTML page.
-    headers = httpx.get(proxy + "/health", headers={"Authorization": "tma " + "a" * 25000})
-    assert headers.status_code == 431
-    assert headers.headers["content-type"] == "application/problem+json"
-    assert headers.json()["type"] == "urn:learnbot:problem:headers-too-large"
+    big = httpx.get(proxy + "/health", headers={"Authorization": "tma " + "a" * 25000})
+    assert big.status_code == 431
+    assert big.headers["content-type"] == "application/problem+json"
+    assert big.json()["type"] == "urn:learnbot:problem:headers-too-large"
 
 
 @pytest.mark.slow
