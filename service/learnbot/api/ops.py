@@ -11,7 +11,7 @@ from sanic_ext import openapi
 from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from learnbot.api import schemas
-from learnbot.api.problems import DatabaseUnavailable
+from learnbot.api.problems import DatabaseUnavailable, MetricsNotPublic
 from learnbot.context import App, AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.observability import metrics
@@ -98,6 +98,12 @@ async def readiness_problem(readiness: ReadinessProbe) -> DatabaseUnavailable | 
     response=[openapi.definitions.Response({"text/plain": str}, status=200)],
 )
 async def prometheus_metrics(request: AppRequest) -> HTTPResponse:
+    # Prometheus scrapes each instance directly; a request that came through a proxy (the
+    # Kubernetes Ingress, which routes every path) came from outside.
+    if "x-forwarded-for" in request.headers or "forwarded" in request.headers:
+        raise MetricsNotPublic(
+            N_("Metrics are for Prometheus on the internal network, not through a proxy.")
+        )
     resources = request.app.ctx.resources
     await readiness_problem(resources.readiness)
     resources.store.publish_pool_gauges()

@@ -104,6 +104,10 @@ class NotAdmin(Problem):
     status, slug, title = 403, "not-admin", N_("Administrators only")
 
 
+class MetricsNotPublic(Problem):
+    status, slug, title = 403, "metrics-not-public", N_("Metrics are not served here")
+
+
 class NotFound(Problem):
     status, slug, title = 404, "not-found", N_("Not found")
 
