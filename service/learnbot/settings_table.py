@@ -266,6 +266,7 @@ OTEL_TRACES_EXPORTER = Setting("OTEL_TRACES_EXPORTER", choice(("otlp", "none")),
 OTEL_EXPORTER_OTLP_ENDPOINT = Setting(
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     otlp_url,
+    key="otelExporterEndpoint",
     processes=API,
 )
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = Setting(
