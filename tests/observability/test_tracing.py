@@ -115,22 +115,30 @@ def test_a_caller_s_traceparent_is_continued(tmp_path: Path) -> None:
     assert "http.route" not in unmatched_span.attributes
     assert unmatched_span.attributes["http.response.status_code"] == 404
     assert unmatched_span.trace_id != trace_id
+    # The span was current from the first middleware to the last, the error path's too.
+    assert '"level": "ERROR"' not in server.log()
 
 
-def test_spans_still_queued_are_sent_when_the_service_stops(tmp_path: Path) -> None:
+def test_every_worker_sends_the_spans_still_queued_when_the_service_stops(
+    tmp_path: Path,
+) -> None:
     with otlp_receiver() as receiver:
         env = server_env(
             f"sqlite:///{tmp_path}/t.db",
             OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.url + "/v1/traces",
             OTEL_BSP_SCHEDULE_DELAY="60000",
+            WORKERS="2",
         )
         server = start_server(env, tmp_path / "server.log")
         try:
-            sign_in(server)
+            # Each on a connection of its own, so that either worker may take it.
+            for _ in range(6):
+                sign_in(server)
         finally:
             server.stop()
         assert server.process.returncode == 0
-        assert any(s.name == "POST /auth/telegram" for s in receiver.spans)
+        signed_in = [s for s in receiver.spans if s.name == "POST /auth/telegram"]
+    assert len(signed_in) == 6
 
 
 def test_with_the_variables_unset_nothing_is_traced(tmp_path: Path) -> None:
