@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from otlp_receiver import ReceivedSpan, otlp_receiver
-from service_process import Server, init_data, new_telegram_id, server_env, start_server
+from service_process import (
+    Server,
+    begin_sign_in,
+    init_data,
+    new_telegram_id,
+    server_env,
+    start_server,
+)
 
 # Spans leave the service a tenth of a second after they end, not five seconds.
 QUICK_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "100"}
@@ -94,6 +101,7 @@ def test_a_caller_s_traceparent_is_continued(tmp_path: Path) -> None:
             f"sqlite:///{tmp_path}/t.db",
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,
             OTEL_SERVICE_NAME="learnbot-eu",
+            RESPONSE_TIMEOUT_SECONDS="2",
             **QUICK_EXPORT,
         )
         server = start_server(env, tmp_path / "server.log")
@@ -102,6 +110,12 @@ def test_a_caller_s_traceparent_is_continued(tmp_path: Path) -> None:
             spans = receiver.wait_for(lambda spans: server_span_of(spans, trace_id) is not None)
             unmatched = httpx.get(server.url + "/nowhere", timeout=10)
             receiver.wait_for(lambda spans: any(s.name == "GET unmatched" for s in spans))
+            stalled, _, _ = begin_sign_in(server.url, 40).answer()
+            receiver.wait_for(
+                lambda spans: any(
+                    s.attributes.get("http.response.status_code") == 408 for s in spans
+                )
+            )
         finally:
             server.stop()
 
@@ -115,6 +129,12 @@ def test_a_caller_s_traceparent_is_continued(tmp_path: Path) -> None:
     assert "http.route" not in unmatched_span.attributes
     assert unmatched_span.attributes["http.response.status_code"] == 404
     assert unmatched_span.trace_id != trace_id
+    # A request refused before the middleware ran has its span too.
+    assert stalled == 408
+    (timed_out,) = [
+        s for s in receiver.spans if s.attributes.get("http.response.status_code") == 408
+    ]
+    assert timed_out.name == "POST /auth/telegram"
     # The span was current from the first middleware to the last, the error path's too.
     assert '"level": "ERROR"' not in server.log()
 
@@ -129,16 +149,17 @@ def test_every_worker_sends_the_spans_still_queued_when_the_service_stops(
             OTEL_BSP_SCHEDULE_DELAY="60000",
             WORKERS="2",
         )
-        server = start_server(env, tmp_path / "server.log")
+        # Two workers start slowly on a busy machine.
+        server = start_server(env, tmp_path / "server.log", timeout=60)
         try:
             # Each on a connection of its own, so that either worker may take it.
             for _ in range(6):
                 sign_in(server)
         finally:
             server.stop()
-        assert server.process.returncode == 0
+        assert server.process.returncode == 0, server.log()
         signed_in = [s for s in receiver.spans if s.name == "POST /auth/telegram"]
-    assert len(signed_in) == 6
+    assert len(signed_in) == 6, server.log()
 
 
 def test_with_the_variables_unset_nothing_is_traced(tmp_path: Path) -> None:

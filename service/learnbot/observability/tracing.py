@@ -60,24 +60,28 @@ def span_method(method: str) -> str:
     return method if method in HTTP_METHODS else "_OTHER"
 
 
-async def begin_span(request: AppRequest) -> None:
-    if request.ctx.span is not None:
-        return  # the error path runs request middleware a second time
-    tracing = request.app.ctx.tracing
-    if tracing is None:
-        return
+def server_span(tracing: Tracing, request: AppRequest) -> trace.Span:
     method = span_method(request.method)
     route = route_label(request.route.path) if request.route else None
     attributes = {"http.request.method": method, "url.path": request.path}
     if route is not None:
         attributes["http.route"] = route
-    span = tracing.tracer.start_span(
+    return tracing.tracer.start_span(
         f"{method} {route or UNMATCHED_ROUTE}",
         # A fresh context: on a kept-alive connection, the previous request's is still current.
         context=_W3C.extract(request.headers),
         kind=SpanKind.SERVER,
         attributes=attributes,
     )
+
+
+async def begin_span(request: AppRequest) -> None:
+    if request.ctx.span is not None:
+        return  # the error path runs request middleware a second time
+    tracing = request.app.ctx.tracing
+    if tracing is None:
+        return
+    span = server_span(tracing, request)
     request.ctx.span = span
     request.ctx.span_token = otel_context.attach(trace.set_span_in_context(span))
     tag_trace(trace.format_trace_id(span.get_span_context().trace_id))
@@ -85,6 +89,11 @@ async def begin_span(request: AppRequest) -> None:
 
 async def end_span(request: AppRequest, response: BaseHTTPResponse) -> None:
     span = request.ctx.span
+    tracing = request.app.ctx.tracing
+    if span is None and tracing is not None:
+        # Answered before the request middleware ran (a body that stalled): a span of the
+        # answer alone, as the metrics count it.
+        span = server_span(tracing, request)
     if span is None:
         return
     status = response.status
