@@ -104,6 +104,7 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
                 "WORKERS",
                 "RATE_LIMIT_",
                 "OAUTH_",
+                "OTEL_",
             )
         )
     }

@@ -322,6 +322,7 @@ CONFIGURED = {
         ]
     ),
     "oauthRedirectBaseUrl": "https://bot.example.com",
+    "otelExporterEndpoint": "http://otel-collector.observability:4318",
 }
 
 KUBERNETES_CONFIG = {

@@ -134,6 +134,17 @@ def test_production_needs_a_token_or_a_bot_id() -> None:
         ("SHUTDOWN_GRACE_SECONDS", "1", "2 to 300"),
         ("DEFAULT_LOCALE", "fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
         ("SUPPORTED_LOCALES", "en,fr", "shipped locales: de, en, es, pt_BR, ru, uk"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "an http(s) URL of an OTLP/HTTP"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://user@collector:4318", "an http(s) URL"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "grpc://collector:4317", "an http(s) URL"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", "http/protobuf"),
+        ("OTEL_TRACES_EXPORTER", "jaeger", "otlp, none"),
+        ("OTEL_SDK_DISABLED", "yes", "1 or 0"),
+        ("OTEL_SERVICE_NAME", "learn bot", "letters, digits"),
+        ("OTEL_TRACES_SAMPLER", "ratio", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5", "a number from 0 to 1"),
+        ("OTEL_TRACES_SAMPLER_ARG", "nan", "a number from 0 to 1"),
     ],
 )
 def test_bad_values_name_the_variable_and_what_is_allowed(
@@ -144,6 +155,43 @@ def test_bad_values_name_the_variable_and_what_is_allowed(
     assert error.value.variable == variable
     assert str(error.value).startswith(f"{variable}: ")
     assert allowed in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "endpoint"),
+    [
+        ({}, None),
+        ({"OTEL_TRACES_SAMPLER": "always_on", "OTEL_SERVICE_NAME": "api"}, None),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+            "http://collector:4318/v1/traces",
+        ),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://c.example.com/otlp/"},
+            "https://c.example.com/otlp/v1/traces",
+        ),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/traces"}, "http://c:4318/traces"),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://general:4318",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://traces:4318/v1/traces",
+            },
+            "http://traces:4318/v1/traces",
+        ),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, "http://localhost:4318/v1/traces"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, None),
+    ],
+)
+def test_tracing_is_off_unless_the_otel_variables_switch_it_on(
+    env: dict[str, str], endpoint: str | None
+) -> None:
+    assert Settings.from_env(env).traces_endpoint == endpoint
+
+
+def test_the_service_name_of_traces_defaults_to_learnbot() -> None:
+    assert Settings.from_env({}).service_name == "learnbot"
+    assert Settings.from_env({"OTEL_SERVICE_NAME": "learnbot-eu"}).service_name == "learnbot-eu"
 
 
 def test_a_bad_token_is_refused_without_echoing_it() -> None:

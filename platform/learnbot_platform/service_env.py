@@ -60,6 +60,7 @@ def api_environment(config: StackConfig) -> dict[str, str]:
         "APP_REVISION": config.api_image_tag,
         "MINIAPP_URL": config.miniapp_url or "",
         "TELEGRAM_WEBHOOK_URL": config.telegram_webhook_url or "",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": config.otel_exporter_endpoint or "",
     }
     if config.telegram_bot_id is not None:
         env["TELEGRAM_BOT_ID"] = str(config.telegram_bot_id)

@@ -183,6 +183,8 @@ class StackConfig:
     kubernetes: KubernetesConfig | None = None
     # The https URL Telegram opens the Mini App at, registered with BotFather.
     miniapp_url: str | None = None
+    # The OTLP/HTTP collector the API sends traces to; None: tracing is off.
+    otel_exporter_endpoint: str | None = None
     # Where Telegram delivers the bot's updates, and the secret it sends with each.
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: Secret | None = None
@@ -536,6 +538,7 @@ def load_stack_config(
         target=target,
         kubernetes=kubernetes,
         miniapp_url=values.get(table.MINIAPP_URL),
+        otel_exporter_endpoint=values.get(table.OTEL_EXPORTER_OTLP_ENDPOINT),
         **_webhook(values),
         oauth=_oauth(values, kubernetes),
     )

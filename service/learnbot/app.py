@@ -50,9 +50,10 @@ from learnbot.observability.logs import loggable, logging_config
 from learnbot.observability.requests import begin_request, end_request, method_label
 from learnbot.observability.sentry import init_sentry
 from learnbot.observability.timed_store import TimedStore
+from learnbot.observability.tracing import begin_span, end_span, start_tracing, stop_tracing
 from learnbot.settings import Settings
 from learnbot.shutdown import exit_soon, stop_with_main_process
-from learnbot.storage import StorageError, open_store
+from learnbot.storage import StorageError, database_dialect, open_store
 
 log = logging.getLogger("learnbot")
 
@@ -164,7 +165,9 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         # Sanic annotates request_class for its default Request type only.
         request_class=AppRequest,  # type: ignore[arg-type]
         error_handler=ProblemErrorHandler(),
-        log_config=logging_config(settings.log_level, settings.log_format),
+        log_config=logging_config(
+            settings.log_level, settings.log_format, traced=settings.traces_endpoint is not None
+        ),
     )
     configure(app, settings)
     add_extensions(app)
@@ -223,22 +226,44 @@ MIDDLEWARE: tuple[tuple[MiddlewareType, str, int], ...] = (
     (add_content_language, "response", 1001),
     (end_request, "response", 1000),
 )
+# With tracing on only, outermost on both sides (Sanic runs response middleware from the lowest
+# priority up): the server span is current for all the rest, the access log line too.
+TRACING_MIDDLEWARE: tuple[tuple[MiddlewareType, str, int], ...] = (
+    (begin_span, "request", 1001),
+    (end_span, "response", 1002),
+)
 
 
 def install_middleware(app: App, leave_out: Container[MiddlewareType] = ()) -> None:
     """learnbot's middleware; the benchmark leaves parts out to measure what each costs."""
-    for middleware, attach_to, priority in MIDDLEWARE:
+    traced = app.ctx.settings.traces_endpoint is not None
+    for middleware, attach_to, priority in MIDDLEWARE + (TRACING_MIDDLEWARE if traced else ()):
         if middleware not in leave_out:
             app.middleware(middleware, attach_to, priority=priority)
 
 
 def add_listeners(app: App) -> None:
     app.before_server_start(watch_main_process)
+    app.before_server_start(begin_tracing)
     app.before_server_start(open_resources)
     app.after_server_start(start_pool_gauges)
     app.before_server_stop(end_database_calls_in_time)
     app.before_server_stop(stop_pool_gauges)
     app.after_server_stop(close_database)
+    # Stop listeners run in reverse: the spans are sent before close_database ends the worker.
+    app.after_server_stop(end_tracing)
+
+
+async def begin_tracing(app: App) -> None:
+    """In each worker: the tracer provider and its export thread are a worker's own."""
+    settings = app.ctx.settings
+    if settings.traces_endpoint is not None:
+        app.ctx.tracing = start_tracing(settings.traces_endpoint, settings.service_name)
+
+
+async def end_tracing(app: App) -> None:
+    if app.ctx.tracing is not None:
+        await stop_tracing(app.ctx.tracing)
 
 
 async def watch_main_process(app: App) -> None:
@@ -255,7 +280,9 @@ async def open_resources(app: App) -> None:
             pool_size=settings.database_pool_size,
             timeout=settings.database_timeout_seconds,
             last_seen_interval=timedelta(seconds=settings.last_seen_interval_seconds),
-        )
+        ),
+        tracer=app.ctx.tracing.tracer if app.ctx.tracing is not None else None,
+        db_system=database_dialect(settings.database_url),
     )
     await store.open()
     app.ctx.resources = Resources(

@@ -13,6 +13,10 @@ from sanic.config import Config
 
 if TYPE_CHECKING:
     # Annotations only: learnbot.api.ops and learnbot.api.rate_limits import this module.
+    from contextvars import Token
+
+    from opentelemetry.context.context import Context
+    from opentelemetry.trace import Span
     from prometheus_client import CollectorRegistry
 
     from learnbot.api.ops import ReadinessProbe
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from learnbot.i18n.catalogs import LocaleCatalog
     from learnbot.oauth.providers import Providers
     from learnbot.observability.timed_store import TimedStore
+    from learnbot.observability.tracing import Tracing
     from learnbot.settings import Settings
 
 
@@ -50,6 +55,8 @@ class AppContext:
     resources: Resources = field(init=False)
     openapi_document: bytes = field(init=False)
     pool_gauges: asyncio.Task[None] = field(init=False)
+    # Set in each worker when tracing is on (Settings.traces_endpoint).
+    tracing: Tracing | None = None
 
 
 App = Sanic[Config, AppContext]
@@ -62,6 +69,9 @@ class RequestContext(SimpleNamespace):
     request_id: str | None = None
     locale: str | None = None
     telegram_id: int | None = None
+    # The request's server span and the token that made it current, when tracing is on.
+    span: Span | None = None
+    span_token: Token[Context] | None = None
 
 
 class AppRequest(Request[App, RequestContext]):

@@ -67,6 +67,9 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     oauth: OAuthSettings = field(default_factory=OAuthSettings)
+    # Where spans go (the full /v1/traces URL); None: tracing is off.
+    traces_endpoint: str | None = None
+    service_name: str = "learnbot"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -110,6 +113,8 @@ class Settings:
             telegram_webhook_url=table.TELEGRAM_WEBHOOK_URL.from_env(env),
             telegram_api_url=table.TELEGRAM_API_URL.value_from_env(env),
             oauth=oauth_settings(env),
+            traces_endpoint=_traces_endpoint(env),
+            service_name=table.OTEL_SERVICE_NAME.value_from_env(env),
             **_locales(env),
         )
 
@@ -127,6 +132,32 @@ def _bot_token(env: Mapping[str, str], app_env: AppEnv) -> tuple[str | None, boo
             "sign-ins with Telegram's public key instead)",
         )
     return DEVELOPMENT_BOT_TOKEN, True
+
+
+# OTLP/HTTP's default collector and its traces path, as OpenTelemetry specifies them.
+DEFAULT_OTLP_ENDPOINT = "http://localhost:4318"
+TRACES_PATH = "v1/traces"
+
+
+def _traces_endpoint(env: Mapping[str, str]) -> str | None:
+    """Tracing is off unless switched on: an endpoint set, or OTEL_TRACES_EXPORTER=otlp (then
+    to the default collector); OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn it off.
+    Every variable is checked either way."""
+    disabled = table.OTEL_SDK_DISABLED.value_from_env(env)
+    exporter = table.OTEL_TRACES_EXPORTER.from_env(env)
+    traces = table.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.from_env(env)
+    base = table.OTEL_EXPORTER_OTLP_ENDPOINT.from_env(env)
+    for row in (
+        table.OTEL_EXPORTER_OTLP_PROTOCOL,
+        table.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+        table.OTEL_TRACES_SAMPLER,
+        table.OTEL_TRACES_SAMPLER_ARG,
+    ):
+        row.from_env(env)
+    if disabled or exporter == "none" or (exporter is None and traces is None and base is None):
+        return None
+    # The signal's own endpoint is used as it is; the general one gets the signal's path.
+    return traces or f"{(base or DEFAULT_OTLP_ENDPOINT).rstrip('/')}/{TRACES_PATH}"
 
 
 def _locales(env: Mapping[str, str]) -> dict[str, Any]:

@@ -166,6 +166,24 @@ def webhook_url(raw: str) -> str:
     return raw
 
 
+def otlp_url(raw: str) -> str:
+    if not is_endpoint_url(raw):
+        raise Invalid(
+            "an http(s) URL of an OTLP/HTTP collector, such as http://otel-collector:4318"
+        )
+    return raw
+
+
+def ratio(raw: str) -> str:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise Invalid("a number from 0 to 1, the share of traces sampled")
+    return raw
+
+
 def _cron_in_stack(example: str) -> str:
     return f"a cron expression of five fields (minute hour day month weekday), such as '{example}'"
 
@@ -254,6 +272,45 @@ TELEGRAM_WEBHOOK_URL = Setting(
 TELEGRAM_API_URL = Setting(
     "TELEGRAM_API_URL", endpoint_url, "https://api.telegram.org", processes=API
 )
+# Tracing (OpenTelemetry's own variables): on when an OTLP endpoint is set or
+# OTEL_TRACES_EXPORTER=otlp, unless OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.
+OTEL_SDK_DISABLED = Setting("OTEL_SDK_DISABLED", flag, False, processes=API)
+OTEL_TRACES_EXPORTER = Setting("OTEL_TRACES_EXPORTER", choice(("otlp", "none")), processes=API)
+OTEL_EXPORTER_OTLP_ENDPOINT = Setting(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    otlp_url,
+    key="otelExporterEndpoint",
+    processes=API,
+)
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = Setting(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otlp_url, processes=API
+)
+# The exporter speaks OTLP over HTTP with protobuf only; gRPC is refused rather than misread.
+OTEL_EXPORTER_OTLP_PROTOCOL = Setting(
+    "OTEL_EXPORTER_OTLP_PROTOCOL", choice(("http/protobuf",)), "http/protobuf", processes=API
+)
+OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = Setting(
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", choice(("http/protobuf",)), processes=API
+)
+OTEL_SERVICE_NAME = Setting(
+    "OTEL_SERVICE_NAME", matching(_LABEL, LABEL_RULE), "learnbot", processes=API
+)
+# Read by the OpenTelemetry SDK; checked here so that a typo stops start-up.
+OTEL_TRACES_SAMPLER = Setting(
+    "OTEL_TRACES_SAMPLER",
+    choice(
+        (
+            "always_on",
+            "always_off",
+            "traceidratio",
+            "parentbased_always_on",
+            "parentbased_always_off",
+            "parentbased_traceidratio",
+        )
+    ),
+    processes=API,
+)
+OTEL_TRACES_SAMPLER_ARG = Setting("OTEL_TRACES_SAMPLER_ARG", ratio, processes=API)
 # Read by the metrics client library, not checked.
 PROMETHEUS_MULTIPROC_DIR = Setting("PROMETHEUS_MULTIPROC_DIR", text, processes=BOTH)
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from sentry_sdk.transport import Transport
 from learnbot.app import create_app
 from learnbot.observability.sentry import init_sentry
 from learnbot.settings import Settings
+from otlp_receiver import OtlpHttpReceiver, otlp_receiver
 from service_process import BOT_TOKEN, free_port, init_data, new_telegram_id
 
 captured: list[dict[str, Any]] = []
@@ -32,14 +35,17 @@ class CapturingTransport(Transport):
                 captured.append(json.loads(item.get_bytes()))
 
 
-@pytest.fixture
-async def failing_app(tmp_path: Path) -> AsyncIterator[str]:
+@asynccontextmanager
+async def failing_server(tmp_path: Path, env: Mapping[str, str]) -> AsyncIterator[str]:
     captured.clear()
     init_sentry("https://public@sentry.invalid/1", "test", transport=CapturingTransport)
     settings = Settings.from_env(
-        {"DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "TELEGRAM_BOT_TOKEN": BOT_TOKEN}
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "TELEGRAM_BOT_TOKEN": BOT_TOKEN, **env}
     )
     app = create_app(settings, name=f"learnbot_sentry_{tmp_path.name}")
+    # Sanic's touch-up (a speed-up) rewrites its methods once per process: a second app
+    # started in this one fails it.
+    app.config.TOUCHUP = False
 
     @app.post("/explode")
     async def explode(request: Request) -> HTTPResponse:
@@ -63,6 +69,26 @@ async def failing_app(tmp_path: Path) -> AsyncIterator[str]:
         sentry_sdk.get_client().close()
         sentry_sdk.init()  # later tests run without Sentry
         Sanic._app_registry.pop(app.name, None)
+
+
+@pytest.fixture
+async def failing_app(tmp_path: Path) -> AsyncIterator[str]:
+    async with failing_server(tmp_path, {}) as url:
+        yield url
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[OtlpHttpReceiver]:
+    # Read by the SDK from the environment: spans leave a tenth of a second after they end.
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    with otlp_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def traced_failing_app(tmp_path: Path, receiver: OtlpHttpReceiver) -> AsyncIterator[str]:
+    async with failing_server(tmp_path, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}) as url:
+        yield url
 
 
 async def test_an_unhandled_error_reaches_sentry_without_secrets(failing_app: str) -> None:
@@ -92,6 +118,24 @@ async def test_an_unhandled_error_reaches_sentry_without_secrets(failing_app: st
     for secret in (raw, BOT_TOKEN, raw.rsplit("hash=", 1)[1][:64]):
         assert secret not in text
     assert "authorization" not in {k.lower() for k in event["request"].get("headers", {})}
+
+
+async def test_an_error_report_carries_the_trace_id_of_its_failed_span(
+    traced_failing_app: str, receiver: OtlpHttpReceiver
+) -> None:
+    async with httpx.AsyncClient(base_url=traced_failing_app, timeout=10) as http:
+        response = await http.post("/explode", headers={"Authorization": "tma x"})
+    assert response.status_code == 500
+    sentry_sdk.flush()
+    spans = await asyncio.to_thread(
+        receiver.wait_for, lambda spans: any(s.name == "POST /explode" for s in spans)
+    )
+    failed = next(s for s in spans if s.name == "POST /explode")
+    assert failed.status == "STATUS_CODE_ERROR"
+    assert failed.attributes["http.response.status_code"] == 500
+    assert failed.attributes["error.type"] == "500"
+    (event,) = captured
+    assert event["tags"]["trace_id"] == failed.trace_id
 
 
 def test_sentry_is_not_initialised_without_a_dsn(tmp_path: Path) -> None:

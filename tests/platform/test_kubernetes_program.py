@@ -194,6 +194,7 @@ def test_the_api_environment_is_the_docker_targets_with_its_secrets_apart(
     assert env["DATABASE_POOL_SIZE"] == "8"
     assert env["RATE_LIMIT_STORAGE_URL"] == "redis://learnbot-prod-redis:6379/0"
     assert env["APP_REVISION"] == "2026.11.29-abc123"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == CONFIGURED["otelExporterEndpoint"]
     assert not {"DATABASE_URL", "TELEGRAM_BOT_TOKEN", "SENTRY_DSN"} & env.keys()
     assert container["envFrom"] == [{"secretRef": {"name": "learnbot-prod-api"}}]
     secret = of_kind(kubernetes_configured, "Secret")["learnbot-prod-api"]["stringData"]

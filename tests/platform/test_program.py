@@ -326,6 +326,7 @@ def test_the_api_environment_follows_the_settings(configured_stack: StackRun) ->
     assert env["SENTRY_DSN"] == SECRETS["sentryDsn"]
     assert env["SUPPORTED_LOCALES"] == "de,en,es,pt_BR,ru,uk"
     assert env["WORKERS"] == "2"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == CONFIGURED["otelExporterEndpoint"]
 
 
 def test_the_proxy_reaches_every_replica_by_their_shared_name(

@@ -57,6 +57,7 @@ def test_the_service_accepts_the_api_environment() -> None:
         databasePoolSize="7",
         apiImageTag="2025.01.3",
         proxiesInFront="1",
+        otelExporterEndpoint="http://otel-collector:4318",
     )
     settings = Settings.from_env(api_env(stack))
     assert settings.app_env == "production"
@@ -74,6 +75,7 @@ def test_the_service_accepts_the_api_environment() -> None:
     assert settings.proxies_count == 2
     assert settings.rate_limit_storage_url == "redis://learnbot-redis:6379/0"
     assert settings.database_url.startswith("postgresql://learnbot:p%40ss%2Fword%3A%25@")
+    assert settings.traces_endpoint == "http://otel-collector:4318/v1/traces"
 
 
 def test_the_service_accepts_the_defaults_and_a_bot_id_without_token() -> None:
@@ -197,6 +199,14 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "https://user@learnbot.example.com/app/",
         "https://learnbot.example.com/app/#x",
         "learnbot.example.com/app/",
+    ),
+    "otelExporterEndpoint": (
+        "http://otel-collector:4318",
+        "https://otlp.example.com/otlp/",
+        "http://otel-collector:0",
+        "http://user:secret@otel-collector:4318",
+        "otel-collector:4318",
+        "grpc://otel-collector:4317",
     ),
     "sentryEnvironment": ("production", "staging-2", "a b"),
     "apiWorkers": ("1", "4", "0", "64"),

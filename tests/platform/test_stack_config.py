@@ -144,6 +144,7 @@ INVALID = [
     ("sentryDsn", "https://sentry.example.com", "https://<key>@<host>/<project id>"),
     ("sentryEnvironment", "prod env", "1 to 64 letters, digits"),
     ("miniAppUrl", "http://learnbot.example.com/app/", "an https URL without credentials"),
+    ("otelExporterEndpoint", "otel-collector:4318", "an http(s) URL of an OTLP/HTTP collector"),
     ("telegramWebhookSecret", "has space", "1 to 256 of A-Z a-z 0-9 _ -"),
     ("apiImageTag", "latest", "not latest"),
     ("apiImageTag", "v1 beta", "a version tag for the built service image"),

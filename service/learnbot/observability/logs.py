@@ -10,6 +10,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from opentelemetry import trace
+
 LogFormat = Literal["json", "console"]
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -80,6 +82,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class TraceFilter(logging.Filter):
+    """With tracing on: the trace and span current when the line was logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            record.trace_id = trace.format_trace_id(span.trace_id)
+            record.span_id = trace.format_span_id(span.span_id)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -120,20 +133,20 @@ class ConsoleFormatter(logging.Formatter):
         return scrub(text)
 
 
-def logging_config(level: str, log_format: LogFormat) -> dict[str, Any]:
+def logging_config(level: str, log_format: LogFormat, *, traced: bool = False) -> dict[str, Any]:
     """A dictConfig for the root logger and Sanic's own loggers, one handler on stdout."""
     formatter = JsonFormatter if log_format == "json" else ConsoleFormatter
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {"request_id": {"()": RequestIdFilter}, "trace": {"()": TraceFilter}},
         "formatters": {"default": {"()": formatter}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "default",
-                "filters": ["request_id"],
+                "filters": ["request_id", "trace"] if traced else ["request_id"],
             }
         },
         "root": {"level": level, "handlers": ["stdout"]},

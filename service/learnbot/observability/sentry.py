@@ -62,3 +62,9 @@ def init_sentry(dsn: str, environment: str, transport: type[Transport] | None = 
 def tag_request(request_id: str) -> None:
     if sentry_sdk.get_client().is_active():
         sentry_sdk.set_tag("request_id", request_id)
+
+
+def tag_trace(trace_id: str) -> None:
+    """The request's trace id on its error reports, to find the trace from the report."""
+    if sentry_sdk.get_client().is_active():
+        sentry_sdk.set_tag("trace_id", trace_id)

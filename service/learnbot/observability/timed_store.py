@@ -5,6 +5,8 @@ from datetime import datetime
 from time import perf_counter
 from typing import TypeVar
 
+from opentelemetry.trace import SpanKind, Tracer
+
 from learnbot.observability.metrics import DB_POOL, DB_QUERY_DURATION
 from learnbot.storage import (
     LinkedAccount,
@@ -21,15 +23,25 @@ T = TypeVar("T")
 
 
 class TimedStore(UserStore):
-    """Wraps a store so that every operation lands in db_query_duration_seconds."""
+    """Wraps a store so that every operation lands in db_query_duration_seconds and, when
+    tracing is on, is a span of its own named by the operation."""
 
-    def __init__(self, inner: UserStore) -> None:
+    def __init__(self, inner: UserStore, tracer: Tracer | None = None, db_system: str = "") -> None:
         self.inner = inner
+        self.tracer = tracer
+        self.db_system = db_system
 
     async def _timed(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = perf_counter()
         try:
-            return await call()
+            if self.tracer is None:
+                return await call()
+            with self.tracer.start_as_current_span(
+                operation,
+                kind=SpanKind.CLIENT,
+                attributes={"db.system": self.db_system, "db.operation.name": operation},
+            ):
+                return await call()
         finally:
             DB_QUERY_DURATION.labels(operation).observe(perf_counter() - started)
 
