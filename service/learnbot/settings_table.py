@@ -334,6 +334,10 @@ PHYSICAL_BACKUP_CIPHER_PASSPHRASE = Setting(
     secret=True,
     processes=BACKUP,
 )
+# The passphrase read from a file (a volume of its own on Docker), instead of the variable.
+PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE = Setting(
+    "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE", Path, processes=BACKUP
+)
 PHYSICAL_BACKUP_KEEP_FULL = Setting("PHYSICAL_BACKUP_KEEP_FULL", whole(1, 100), 2, processes=BACKUP)
 PHYSICAL_BACKUP_FULL_SCHEDULE = Setting(
     "PHYSICAL_BACKUP_FULL_SCHEDULE",
