@@ -331,8 +331,10 @@ PHYSICAL_BACKUP_CONFIG = Setting(
 PHYSICAL_BACKUP_CIPHER_PASSPHRASE = Setting(
     "PHYSICAL_BACKUP_CIPHER_PASSPHRASE",
     matching(r"[!-~]{20,1024}", "20 to 1024 printable ASCII characters without spaces"),
+    key="backupCipherPassphrase",
     secret=True,
     processes=BACKUP,
+    targets=frozenset({"docker"}),
 )
 # The passphrase read from a file (a volume of its own on Docker), instead of the variable.
 PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE = Setting(
