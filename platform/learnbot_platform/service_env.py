@@ -23,8 +23,10 @@ POSTGRES_SOCKET_DIR = "/var/run/postgresql"
 PGBACKREST_REPOSITORY = "/var/lib/pgbackrest"
 PGBACKREST_KEY_FILE = "/var/lib/learnbot/pgbackrest-key/passphrase"
 PGBACKREST_STANZA = "learnbot"
-# Where the backup job writes the configuration it renders (the container's own /tmp).
-PGBACKREST_JOB_CONFIG = "/tmp/learnbot-pgbackrest/pgbackrest.conf"  # noqa: S108 - in a container
+# pgBackRest's configuration, at the same path in the database's containers (uploaded, without
+# the passphrase) and the backup job's (written by the job): the restore_command a restore
+# writes names it, so a server started on restored data in the database's image finds it.
+PGBACKREST_CONFIG = "/etc/pgbackrest/learnbot.conf"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - inside a container, reachable on the stack's network only
 REDIS_PORT = 6379
 # The rate-limit counters' Redis: nothing goes to disk, and the least used go first when full.
@@ -114,7 +116,7 @@ def physical_backup_environment(config: StackConfig) -> dict[str, str]:
     env = {
         "PHYSICAL_BACKUP_REPOSITORY": PGBACKREST_REPOSITORY,
         "PHYSICAL_BACKUP_STANZA": PGBACKREST_STANZA,
-        "PHYSICAL_BACKUP_CONFIG": PGBACKREST_JOB_CONFIG,
+        "PHYSICAL_BACKUP_CONFIG": PGBACKREST_CONFIG,
         "PHYSICAL_BACKUP_PG_DATA": POSTGRES_DATA_DIR,
         "PHYSICAL_BACKUP_PG_SOCKET_DIR": POSTGRES_SOCKET_DIR,
         "PHYSICAL_BACKUP_PG_PORT": str(POSTGRES_PORT),

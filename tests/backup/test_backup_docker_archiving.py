@@ -17,7 +17,6 @@ import pytest
 
 from learnbot.backup.pgbackrest import CIPHER_TYPE, render_config
 from learnbot_platform.docker.archiving import (
-    PGBACKREST_CONFIG,
     generate_key_command,
     pgbackrest_repository,
     server_command,
@@ -25,7 +24,7 @@ from learnbot_platform.docker.archiving import (
     with_passphrase,
 )
 from learnbot_platform.service_env import (
-    PGBACKREST_JOB_CONFIG,
+    PGBACKREST_CONFIG,
     PGBACKREST_KEY_FILE,
     PGBACKREST_REPOSITORY,
     POSTGRES_DATA_DIR,
@@ -45,7 +44,6 @@ class Localized:
         base = cluster.base
         self.paths = {
             PGBACKREST_CONFIG: str(base / "pgbackrest" / "learnbot.conf"),
-            PGBACKREST_JOB_CONFIG: str(base / "job" / "pgbackrest.conf"),
             PGBACKREST_KEY_FILE: str(base / "key" / "passphrase"),
             PGBACKREST_REPOSITORY: str(base / "repository"),
             POSTGRES_DATA_DIR: str(cluster.data),
@@ -151,6 +149,8 @@ def test_the_stacks_configuration_archives_and_the_job_backs_up_and_verifies(
         job_env = {
             name: localized(value) for name, value in physical_backup_environment(stack).items()
         }
+        # Its own copy, as in its own container: the database's has no passphrase to overwrite.
+        job_env["PHYSICAL_BACKUP_CONFIG"] = str(cluster.base / "job" / "pgbackrest.conf")
         job = ArchivingCluster(cluster, {**job_env, "PHYSICAL_BACKUP_PG_PORT": str(cluster.port)})
         assert job.learnbot_backup("pitr-backup", "--type", "full") == 0
         assert job.learnbot_backup("pitr-verify") == 0

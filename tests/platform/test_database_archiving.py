@@ -13,12 +13,15 @@ from learnbot.backup.pgbackrest import render_config
 from learnbot_platform.docker.archiving import (
     IMAGE_FOLDER,
     PASSPHRASE_SECRET_FILE,
-    PGBACKREST_CONFIG,
     PGBACKREST_KEY_DIR,
     generate_key_command,
     pgbackrest_repository,
 )
-from learnbot_platform.service_env import PGBACKREST_KEY_FILE, PGBACKREST_REPOSITORY
+from learnbot_platform.service_env import (
+    PGBACKREST_CONFIG,
+    PGBACKREST_KEY_FILE,
+    PGBACKREST_REPOSITORY,
+)
 from learnbot_platform.stack_config import DEFAULT_IMAGES
 from stack_run import BASE_CONFIG, BUILT_IMAGE, ROOT, SECRETS, VOLUME, StackRun, run_program
 
@@ -153,6 +156,8 @@ def test_the_backup_job_reads_the_data_files_and_writes_the_repository(
     }
     env = env_of(job)
     assert env["PHYSICAL_BACKUP_REPOSITORY"] == PGBACKREST_REPOSITORY
+    # Where the database's containers have theirs: a restore's restore_command names it.
+    assert env["PHYSICAL_BACKUP_CONFIG"] == PGBACKREST_CONFIG
     assert env["PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE"] == PGBACKREST_KEY_FILE
     assert (env["PHYSICAL_BACKUP_PG_DATA"], env["PHYSICAL_BACKUP_PG_SOCKET_DIR"]) == (
         DATA_DIR,

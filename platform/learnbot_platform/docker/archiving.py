@@ -12,6 +12,7 @@ from learnbot.backup.pgbackrest import Repository
 from learnbot_platform.service_env import (
     DATABASE_NAME,
     DATABASE_USER,
+    PGBACKREST_CONFIG,
     PGBACKREST_KEY_FILE,
     PGBACKREST_REPOSITORY,
     PGBACKREST_STANZA,
@@ -21,9 +22,6 @@ from learnbot_platform.service_env import (
 )
 from learnbot_platform.stack_config import POSTGRES_MAX_CONNECTIONS
 
-# The database image's pgBackRest configuration; it holds no passphrase (that comes from a
-# file, into pgBackRest's own environment variable).
-PGBACKREST_CONFIG = "/etc/pgbackrest/learnbot.conf"
 PASSPHRASE_SECRET_FILE = "/run/secrets/pgbackrest-cipher-passphrase"  # noqa: S105 - a path
 PGBACKREST_KEY_DIR = str(PurePosixPath(PGBACKREST_KEY_FILE).parent)
 # The official image's postgres user, who owns the data files pgBackRest reads.

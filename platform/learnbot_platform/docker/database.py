@@ -13,7 +13,6 @@ from learnbot.backup.pgbackrest import CIPHER_TYPE, render_config
 from learnbot_platform.docker.archiving import (
     IMAGE_FOLDER,
     PASSPHRASE_SECRET_FILE,
-    PGBACKREST_CONFIG,
     PGBACKREST_KEY_DIR,
     POSTGRES_UID,
     generate_key_command,
@@ -32,6 +31,7 @@ from learnbot_platform.docker.containers import (
 from learnbot_platform.service_env import (
     DATABASE_NAME,
     DATABASE_USER,
+    PGBACKREST_CONFIG,
     PGBACKREST_KEY_FILE,
     PGBACKREST_REPOSITORY,
     POSTGRES_DATA_DIR,
