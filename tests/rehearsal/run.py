@@ -397,7 +397,14 @@ def check_wal_archiving(stack: Stack) -> str:
 def check_physical_backup(stack: Stack) -> str:
     stack.exec("backup", "learnbot", "backup", "pitr-backup", "--type", "full")
     verified = stack.exec("backup", "learnbot", "backup", "pitr-verify")
-    return f"full backup taken; {verified.strip().splitlines()[-1]}"
+    # A restore of the newest backup with all archived WAL, into the container's own /tmp.
+    scratch = "/tmp/learnbot-rehearsal-restore"  # noqa: S108 - inside the container
+    restored = stack.exec(
+        "backup", "learnbot", "backup", "pitr-restore", "--to", "latest", "--into", scratch
+    )
+    assert "PG_VERSION" in stack.exec("backup", "ls", scratch), restored
+    stack.exec("backup", "rm", "-rf", scratch)
+    return f"full backup taken; {verified.strip().splitlines()[-1]}; restored into a scratch folder"
 
 
 def check_runbooks(stack: Stack) -> str:
@@ -608,7 +615,8 @@ def rehearse(client: docker.DockerClient, report: Report, keep: bool) -> None:
             "WAL archived to the pgBackRest repository", lambda: check_wal_archiving(stack)
         )
         report.check(
-            "pitr-backup --type full, then pitr-verify", lambda: check_physical_backup(stack)
+            "pitr-backup --type full, pitr-verify, pitr-restore --to latest",
+            lambda: check_physical_backup(stack),
         )
         report.check(
             "runbooks: containers exist, read-only commands run", lambda: check_runbooks(stack)
