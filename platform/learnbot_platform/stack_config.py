@@ -148,7 +148,6 @@ class KubernetesConfig:
     # CloudNativePG's own backups, taken only where learnbot:backupS3Url names a bucket.
     physical_backup_schedule: str = "30 1 * * *"
     physical_backup_retention_days: int = 30
-    archive_timeout_seconds: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,7 +784,6 @@ def _kubernetes(
         monitoring_labels=values.value(MONITORING_LABELS),
         physical_backup_schedule=values.value(PHYSICAL_BACKUP_SCHEDULE),
         physical_backup_retention_days=values.value(PHYSICAL_BACKUP_RETENTION_DAYS),
-        archive_timeout_seconds=values.value(ARCHIVE_TIMEOUT_SECONDS),
     )
 
 

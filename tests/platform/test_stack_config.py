@@ -412,7 +412,7 @@ def test_kubernetes_defaults() -> None:
         "30 1 * * *",
         30,
     )
-    assert kubernetes.archive_timeout_seconds == 60
+    assert config.archive_timeout_seconds == 60
     assert dict(config.images) == KUBERNETES_DEFAULT_IMAGES
     assert load().kubernetes is None
 

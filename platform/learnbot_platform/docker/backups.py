@@ -56,7 +56,7 @@ class Backups(pulumi.ComponentResource):
             command=["learnbot", "backup", "run"],
             envs=environment(args.environment, args.secret_environment),
             # The data files' owner (postgres, as in the database image), in the service's
-            # group, whose the dumps' folder is.
+            # group, which may write in the dumps' folder.
             user=BACKUP_JOB_USER,
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=BACKUP_DIR),
