@@ -23,7 +23,13 @@ from learnbot_platform.repository import rule_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 # The Docker target's settings that a Kubernetes stack refuses (learnbot_platform.stack_config).
-DOCKER_ONLY = ("bindAddress", "proxyPort", "grafanaPort", "prometheusPort")
+DOCKER_ONLY = (
+    "bindAddress",
+    "proxyPort",
+    "grafanaPort",
+    "prometheusPort",
+    "backupCipherPassphrase",
+)
 PLATFORM = ROOT / "platform"
 BOT_TOKEN = "123456789:AAtest-token-for-the-platform-tests_01"
 CONTAINER = "docker:index/container:Container"
@@ -297,6 +303,7 @@ SECRETS = {
     "backupS3SecretAccessKey": "s3-secret-key-0x9y8z",
     "telegramWebhookSecret": "telegram-webhook-secret-6b7c",
     "oauthClientSecrets": json.dumps(OAUTH_CLIENT_SECRETS),
+    "backupCipherPassphrase": "pgbackrest-cipher-passphrase-9c8b7a",
 }
 # Every secret value, those inside a setting included.
 SECRET_VALUES = (*SECRETS.values(), *OAUTH_CLIENT_SECRETS.values())
@@ -332,7 +339,7 @@ KUBERNETES_CONFIG = {
     "apiImageRepository": "ghcr.io/example/learnbot",
 }
 KUBERNETES_SECRETS = {
-    **SECRETS,
+    **{key: value for key, value in SECRETS.items() if key not in DOCKER_ONLY},
     "kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n# kubeconfig-secret-4d5e6f\n",
 }
 KUBERNETES_CONFIGURED = {

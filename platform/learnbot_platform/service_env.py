@@ -14,6 +14,19 @@ BACKUP_DIR = "/var/lib/learnbot/backups"
 DATABASE_USER = "learnbot"
 DATABASE_NAME = "learnbot"
 POSTGRES_PORT = 5432
+# The official PostgreSQL image's data folder, and its Unix socket's, where local connections
+# are trusted.
+POSTGRES_DATA_DIR = "/var/lib/postgresql/data"
+POSTGRES_SOCKET_DIR = "/var/run/postgresql"
+# Docker: the pgBackRest repository's volume, and the generated passphrase's, where both the
+# database image and the service image mount them.
+PGBACKREST_REPOSITORY = "/var/lib/pgbackrest"
+PGBACKREST_KEY_FILE = "/var/lib/learnbot/pgbackrest-key/passphrase"
+PGBACKREST_STANZA = "learnbot"
+# pgBackRest's configuration, at the same path in the database's containers (uploaded, without
+# the passphrase) and the backup job's (written by the job): the restore_command a restore
+# writes names it, so a server started on restored data in the database's image finds it.
+PGBACKREST_CONFIG = "/etc/pgbackrest/learnbot.conf"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - inside a container, reachable on the stack's network only
 REDIS_PORT = 6379
 # The rate-limit counters' Redis: nothing goes to disk, and the least used go first when full.
@@ -99,9 +112,27 @@ def backup_environment(config: StackConfig) -> dict[str, str]:
     return {name: value for name, value in env.items() if value}
 
 
+def physical_backup_environment(config: StackConfig) -> dict[str, str]:
+    """Docker: pgBackRest's repository on its volume, the server's data and socket mounted."""
+    env = {
+        "PHYSICAL_BACKUP_REPOSITORY": PGBACKREST_REPOSITORY,
+        "PHYSICAL_BACKUP_STANZA": PGBACKREST_STANZA,
+        "PHYSICAL_BACKUP_CONFIG": PGBACKREST_CONFIG,
+        "PHYSICAL_BACKUP_PG_DATA": POSTGRES_DATA_DIR,
+        "PHYSICAL_BACKUP_PG_SOCKET_DIR": POSTGRES_SOCKET_DIR,
+        "PHYSICAL_BACKUP_PG_PORT": str(POSTGRES_PORT),
+        # The image's only superuser; the socket trusts it.
+        "PHYSICAL_BACKUP_PG_USER": DATABASE_USER,
+    }
+    if config.backup.cipher_passphrase is None:
+        env["PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE"] = PGBACKREST_KEY_FILE
+    return env
+
+
 def backup_secret_environment(config: StackConfig) -> dict[str, Secret]:
     secrets = {
         "AWS_ACCESS_KEY_ID": config.backup.s3_access_key_id,
         "AWS_SECRET_ACCESS_KEY": config.backup.s3_secret_access_key,
+        "PHYSICAL_BACKUP_CIPHER_PASSPHRASE": config.backup.cipher_passphrase,
     }
     return {name: value for name, value in secrets.items() if value is not None}

@@ -116,6 +116,8 @@ class BackupConfig:
     s3_region: str | None = None
     s3_access_key_id: Secret | None = None
     s3_secret_access_key: Secret | None = None
+    # Docker: the pgBackRest repository's passphrase; None: generated once into a volume.
+    cipher_passphrase: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,6 @@ class KubernetesConfig:
     # CloudNativePG's own backups, taken only where learnbot:backupS3Url names a bucket.
     physical_backup_schedule: str = "30 1 * * *"
     physical_backup_retention_days: int = 30
-    archive_timeout_seconds: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,8 @@ class StackConfig:
     telegram_webhook_secret: Secret | None = None
     # Account linking's OAUTH_* variables for the API, client secrets apart.
     oauth: OAuthEnvironment = field(default_factory=OAuthEnvironment)
+    # How old the newest archived WAL may be: the recovery point of WAL archiving.
+    archive_timeout_seconds: int = 60
 
     @property
     def sets_up_bot(self) -> bool:
@@ -402,9 +405,8 @@ PHYSICAL_BACKUP_SCHEDULE = _stack_row(
 PHYSICAL_BACKUP_RETENTION_DAYS = _stack_row(
     "physicalBackupRetentionDays", whole(1, 3650), 30, targets=KUBERNETES
 )
-ARCHIVE_TIMEOUT_SECONDS = _stack_row(
-    "archiveTimeoutSeconds", whole(10, 3600), 60, targets=KUBERNETES
-)
+# Both targets archive WAL: pgBackRest on Docker, CloudNativePG on Kubernetes.
+ARCHIVE_TIMEOUT_SECONDS = _stack_row("archiveTimeoutSeconds", whole(10, 3600), 60)
 PHYSICAL_BACKUP_ROWS = (PHYSICAL_BACKUP_SCHEDULE, PHYSICAL_BACKUP_RETENTION_DAYS)
 # False for Ingress controllers that never publish an address in .status.loadBalancer.
 AWAIT_INGRESS = _stack_row("awaitIngress", _switch(True), True, targets=KUBERNETES)
@@ -541,6 +543,7 @@ def load_stack_config(
         otel_exporter_endpoint=values.get(table.OTEL_EXPORTER_OTLP_ENDPOINT),
         **_webhook(values),
         oauth=_oauth(values, kubernetes),
+        archive_timeout_seconds=values.value(ARCHIVE_TIMEOUT_SECONDS),
     )
 
 
@@ -710,6 +713,7 @@ def _backup(values: _Values) -> BackupConfig:
         s3_region=values.get(table.AWS_DEFAULT_REGION),
         s3_access_key_id=access_key,
         s3_secret_access_key=secret_key,
+        cipher_passphrase=values.secret(table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE),
     )
 
 
@@ -783,7 +787,6 @@ def _kubernetes(
         monitoring_labels=values.value(MONITORING_LABELS),
         physical_backup_schedule=values.value(PHYSICAL_BACKUP_SCHEDULE),
         physical_backup_retention_days=values.value(PHYSICAL_BACKUP_RETENTION_DAYS),
-        archive_timeout_seconds=values.value(ARCHIVE_TIMEOUT_SECONDS),
     )
 
 

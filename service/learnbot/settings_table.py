@@ -392,8 +392,14 @@ PHYSICAL_BACKUP_CONFIG = Setting(
 PHYSICAL_BACKUP_CIPHER_PASSPHRASE = Setting(
     "PHYSICAL_BACKUP_CIPHER_PASSPHRASE",
     matching(r"[!-~]{20,1024}", "20 to 1024 printable ASCII characters without spaces"),
+    key="backupCipherPassphrase",
     secret=True,
     processes=BACKUP,
+    targets=frozenset({"docker"}),
+)
+# The passphrase read from a file (a volume of its own on Docker), instead of the variable.
+PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE = Setting(
+    "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE", Path, processes=BACKUP
 )
 PHYSICAL_BACKUP_KEEP_FULL = Setting("PHYSICAL_BACKUP_KEEP_FULL", whole(1, 100), 2, processes=BACKUP)
 PHYSICAL_BACKUP_FULL_SCHEDULE = Setting(

@@ -202,3 +202,62 @@ def test_invalid_physical_backup_settings_name_the_variable(
     assert message in str(raised.value)
     if "PASSPHRASE" in variable:
         assert value not in str(raised.value)
+
+
+def test_the_passphrase_can_come_from_a_file(tmp_path: Path) -> None:
+    passphrase = "k" * 64
+    key = tmp_path / "passphrase"
+    key.write_text(passphrase + "\n")
+    settings = BackupSettings.from_env(
+        {
+            "APP_ENV": "production",
+            "PHYSICAL_BACKUP_REPOSITORY": "/srv/pgbackrest",
+            "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE": str(key),
+            "TELEGRAM_BOT_ID": "1",
+        }
+    )
+
+    assert settings.require_repository("the test").cipher_passphrase == passphrase
+    assert passphrase not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "a readable file holding the cipher passphrase"),
+        ("short", "a file holding 20 to 1024 printable ASCII characters"),
+        ("", "a file holding 20 to 1024 printable ASCII characters"),
+    ],
+)
+def test_a_passphrase_file_that_cannot_be_used_names_its_variable(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    key = tmp_path / "passphrase"
+    if content is not None:
+        key.write_text(content)
+    with pytest.raises(ConfigError) as raised:
+        BackupSettings.from_env(
+            {
+                "PHYSICAL_BACKUP_REPOSITORY": "/srv/r",
+                "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE": str(key),
+            }
+        )
+
+    assert raised.value.variable == "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE"
+    assert message in str(raised.value)
+    assert content is None or content == "" or content not in str(raised.value)
+
+
+def test_the_passphrase_and_its_file_are_not_both_set(tmp_path: Path) -> None:
+    key = tmp_path / "passphrase"
+    key.write_text("k" * 32)
+    with pytest.raises(ConfigError) as raised:
+        BackupSettings.from_env(
+            {
+                "PHYSICAL_BACKUP_REPOSITORY": "/srv/r",
+                "PHYSICAL_BACKUP_CIPHER_PASSPHRASE": "p" * 32,
+                "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE": str(key),
+            }
+        )
+
+    assert raised.value.variable == "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE"

@@ -102,7 +102,7 @@ def test_environment_healthcheck_and_command() -> None:
     assert "PROMETHEUS_MULTIPROC_DIR=/tmp/learnbot-metrics" in env
     assert f"BACKUP_DIR={BACKUP_DIR}" in env
     runs = " ".join(args for keyword, args in stage if keyword == "RUN")
-    assert f"install -d -o learnbot -g learnbot {BACKUP_DIR}" in runs
+    assert f"install -d -o learnbot -g learnbot -m 2775 {BACKUP_DIR}" in runs
     (healthcheck,) = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
     assert "/ready" in healthcheck
     assert healthcheck.split("CMD", 1)[1].strip().startswith('["python", "-c"')

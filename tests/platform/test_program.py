@@ -48,7 +48,12 @@ DATA_PATHS = {
     "backup": "/var/lib/learnbot/backups",
 }
 # Containers that run to completion; Docker runs them again until they succeed.
-ONE_OFF = ("learnbot-migrate", "learnbot-postgres-set-password")
+ONE_OFF = (
+    "learnbot-migrate",
+    "learnbot-postgres-set-password",
+    "learnbot-pgbackrest-keygen",
+    "learnbot-pgbackrest-stanza",
+)
 PINNED = re.compile(r"^[^@\s]+:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]*(@sha256:[a-f0-9]{64})?$")
 
 
@@ -84,9 +89,9 @@ def test_images_are_pinned_and_every_container_runs_one_of_them(default_stack: S
     assert pulled
     for reference in pulled:
         assert PINNED.match(reference), reference
-    (built,) = default_stack.of_type(BUILT_IMAGE)
-    assert built.inputs["imageName"] == "learnbot:0.1.0"
-    known = {image_id(name) for name in pulled} | {image_id(built.inputs["imageName"])}
+    built = {r.inputs["imageName"] for r in default_stack.of_type(BUILT_IMAGE)}
+    assert built == {"learnbot:0.1.0", "learnbot-postgres:pgbackrest"}
+    known = {image_id(name) for name in pulled | built}
     for name, container in default_stack.containers().items():
         assert container["image"] in known, name
 
@@ -94,7 +99,9 @@ def test_images_are_pinned_and_every_container_runs_one_of_them(default_stack: S
 def test_the_service_image_is_built_from_its_dockerfile_at_the_repository_root(
     default_stack: StackRun,
 ) -> None:
-    (built,) = default_stack.of_type(BUILT_IMAGE)
+    (built,) = [
+        r for r in default_stack.of_type(BUILT_IMAGE) if r.inputs["imageName"] == "learnbot:0.1.0"
+    ]
     build = built.inputs["build"]
     assert Path(build["context"]) == ROOT
     assert Path(build["dockerfile"]) == ROOT / "service" / "Dockerfile"
@@ -113,7 +120,12 @@ def test_volumes_hold_the_data_and_the_valuable_ones_outlive_destroy(
         }
         assert path in mounts, part
         assert mounts[path] in volumes, part
-    for name in ("learnbot-postgres-data", "learnbot-backup-data"):
+    for name in (
+        "learnbot-postgres-data",
+        "learnbot-backup-data",
+        "learnbot-pgbackrest",
+        "learnbot-pgbackrest-key",
+    ):
         assert default_stack.registration(volumes[name].name).retain_on_delete, name
 
 
@@ -293,12 +305,16 @@ def test_the_api_shares_its_rate_limits_in_its_own_redis(default_stack: StackRun
     assert redis_urn in default_stack.registration("api-1").dependencies
 
 
+def service_image(stack: StackRun) -> str:
+    (built,) = [r for r in stack.of_type(BUILT_IMAGE) if Path(r.inputs["build"]["context"]) == ROOT]
+    return image_id(built.inputs["imageName"])
+
+
 def test_the_service_image_runs_commands_that_exist(default_stack: StackRun) -> None:
-    (built,) = default_stack.of_type(BUILT_IMAGE)
     commands = [
         c["command"]
         for c in default_stack.containers().values()
-        if c["image"] == image_id(built.inputs["imageName"])
+        if c["image"] == service_image(default_stack)
     ]
     assert sorted(commands) == [
         ["learnbot", "backup", "run"],
@@ -447,8 +463,7 @@ def test_alertmanager_gets_its_receivers_secrets_as_files(configured_stack: Stac
 def test_backups_run_the_job_with_its_schedule_and_retention(configured_stack: StackRun) -> None:
     backup = configured_stack.containers()["lb-prod-backup"]
     assert backup["command"] == ["learnbot", "backup", "run"]
-    (built,) = configured_stack.of_type(BUILT_IMAGE)
-    assert backup["image"] == image_id(built.inputs["imageName"])
+    assert backup["image"] == service_image(configured_stack)
     env = env_of(backup)
     assert env["BACKUP_DIR"] == "/var/lib/learnbot/backups"
     assert env["BACKUP_SCHEDULE"] == "15 1 * * *"

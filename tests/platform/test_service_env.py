@@ -18,6 +18,7 @@ from learnbot_platform.service_env import (
     backup_environment,
     backup_secret_environment,
     database_url,
+    physical_backup_environment,
 )
 from learnbot_platform.stack_config import StackConfig, StackConfigError, load_stack_config
 
@@ -230,6 +231,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "ftp://s3.example.com",
     ),
     "backupS3Region": ("eu-central-1", "us-east-1", "EU", "eu central"),
+    "backupCipherPassphrase": ("p" * 20, "p" * 1024, "p" * 19, "pass phrase " * 4, "\u00e9" * 30),
 }
 # The S3 credentials go to boto3 as they are: any text.
 CANDIDATES["backupS3AccessKeyId"] = ("AKIA", "a b", "\u00e9")
@@ -246,9 +248,14 @@ NEEDS = {
 def processes_accept(stack: StackConfig) -> None:
     Settings.from_env(api_env(stack))
     secrets = {name: v.value for name, v in backup_secret_environment(stack).items()}
+    physical = physical_backup_environment(stack)
+    # The generated passphrase's file is made by the stack's own container.
+    physical.pop("PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE", None)
+    physical.setdefault("PHYSICAL_BACKUP_CIPHER_PASSPHRASE", "g" * 64)
     BackupSettings.from_env(
         {
             **backup_environment(stack),
+            **physical,
             **secrets,
             "DATABASE_URL": database_url("learnbot-postgres", "pw"),
         }

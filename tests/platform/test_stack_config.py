@@ -211,6 +211,7 @@ INVALID = [
     ("physicalBackupSchedule", "0 0 2 * * *", "a cron expression of five fields"),
     ("physicalBackupRetentionDays", "0", "a whole number from 1 to 3650"),
     ("archiveTimeoutSeconds", "5", "a whole number from 10 to 3600"),
+    ("backupCipherPassphrase", "short", "20 to 1024 printable ASCII characters without spaces"),
 ]
 
 
@@ -351,7 +352,11 @@ COMBINED: list[tuple[dict[str, str], str, str]] = [
         "backupS3Url",
         "required when learnbot:physicalBackupRetentionDays is set",
     ),
-    ({"archiveTimeoutSeconds": "60"}, "archiveTimeoutSeconds", "target kubernetes only"),
+    (
+        {**ON_KUBERNETES, "backupCipherPassphrase": "p" * 32},
+        "backupCipherPassphrase",
+        "a setting of learnbot:target docker only",
+    ),
     (
         {**ON_KUBERNETES, "apiMaxReplicas": "20"},
         "databasePoolSize",
@@ -408,7 +413,7 @@ def test_kubernetes_defaults() -> None:
         "30 1 * * *",
         30,
     )
-    assert kubernetes.archive_timeout_seconds == 60
+    assert config.archive_timeout_seconds == 60
     assert dict(config.images) == KUBERNETES_DEFAULT_IMAGES
     assert load().kubernetes is None
 

@@ -206,15 +206,21 @@ def until(condition: Callable[[], Any], seconds: float, what: str, every: float 
 # --- checks on the running stack --------------------------------------------------------
 
 
-def check_migrated(stack: Stack) -> str:
+def until_exited_zero(stack: Stack, suffix: str) -> None:
+    """A one-off container ran to completion."""
+
     def exited() -> bool:
-        container = stack.container("migrate")
+        container = stack.container(suffix)
         container.reload()
         status: str = container.attrs["State"]["Status"]
         code: int = container.attrs["State"]["ExitCode"]
         return status == "exited" and code == 0
 
-    until(exited, 120, "the migrate container's exit 0")
+    until(exited, 120, f"the {suffix} container's exit 0")
+
+
+def check_migrated(stack: Stack) -> str:
+    until_exited_zero(stack, "migrate")
     return "exit 0"
 
 
@@ -367,6 +373,40 @@ def check_backup(stack: Stack) -> str:
     return f"{len(rows)} backup(s) in the volume, the newest drilled: {drill.strip()[-80:]}"
 
 
+def archived_count(stack: Stack) -> int:
+    sql = "SELECT archived_count FROM pg_stat_archiver"
+    output = stack.exec("postgres", "psql", "-X", "-U", "learnbot", "-d", "learnbot", "-tAc", sql)
+    return int(output.strip())
+
+
+def check_wal_archiving(stack: Stack) -> str:
+    """The server's archive_command pushes WAL into the pgBackRest repository, whose stanza the
+    stack created; a forced switch is archived."""
+    until_exited_zero(stack, "pgbackrest-stanza")
+    before = archived_count(stack)
+    switch = "SELECT pg_logical_emit_message(false, 'rehearsal', 'x'), pg_switch_wal()"
+    stack.exec("postgres", "psql", "-X", "-U", "learnbot", "-d", "learnbot", "-tAc", switch)
+    after = until(
+        lambda: archived_count(stack) > before and archived_count(stack),
+        60,
+        "a WAL segment archived",
+    )
+    return f"archived_count {before} -> {after}"
+
+
+def check_physical_backup(stack: Stack) -> str:
+    stack.exec("backup", "learnbot", "backup", "pitr-backup", "--type", "full")
+    verified = stack.exec("backup", "learnbot", "backup", "pitr-verify")
+    # A restore of the newest backup with all archived WAL, into the container's own /tmp.
+    scratch = "/tmp/learnbot-rehearsal-restore"  # noqa: S108 - inside the container
+    restored = stack.exec(
+        "backup", "learnbot", "backup", "pitr-restore", "--to", "latest", "--into", scratch
+    )
+    assert "PG_VERSION" in stack.exec("backup", "ls", scratch), restored
+    stack.exec("backup", "rm", "-rf", scratch)
+    return f"full backup taken; {verified.strip().splitlines()[-1]}; restored into a scratch folder"
+
+
 def check_runbooks(stack: Stack) -> str:
     commands = docker_commands(ROOT / "runbooks", PREFIX)
     assert commands, "no docker command found in runbooks/"
@@ -512,7 +552,7 @@ def remove_stack(client: docker.DockerClient, *, keep_volumes: bool = False) -> 
         for volume in stack_volumes(client):
             volume.remove(force=True)
             removed.append(f"volume {volume.name}")
-    for image in client.images.list(name=PREFIX):
+    for image in [*client.images.list(name=PREFIX), *client.images.list(name=f"{PREFIX}-postgres")]:
         client.images.remove(image.attrs["Id"], force=True)
         removed.append(f"image {','.join(image.tags)}")
     return removed
@@ -572,6 +612,13 @@ def rehearse(client: docker.DockerClient, report: Report, keep: bool) -> None:
         )
         report.check("backup run --once, verified, restore drill", lambda: check_backup(stack))
         report.check(
+            "WAL archived to the pgBackRest repository", lambda: check_wal_archiving(stack)
+        )
+        report.check(
+            "pitr-backup --type full, pitr-verify, pitr-restore --to latest",
+            lambda: check_physical_backup(stack),
+        )
+        report.check(
             "runbooks: containers exist, read-only commands run", lambda: check_runbooks(stack)
         )
         report.check(
@@ -630,7 +677,12 @@ def redeploy(stack: Stack, engine: Engine, users: dict[int, dict[str, Any]]) -> 
     left = [c.name for c in stack_containers(stack.client)]
     assert not left, f"containers left after destroy: {left}"
     volumes = {v.name for v in stack_volumes(stack.client)}
-    retained = {f"{PREFIX}-postgres-data", f"{PREFIX}-backup-data"}
+    retained = {
+        f"{PREFIX}-postgres-data",
+        f"{PREFIX}-backup-data",
+        f"{PREFIX}-pgbackrest",
+        f"{PREFIX}-pgbackrest-key",
+    }
     assert retained <= volumes, f"retained volumes gone: {sorted(retained - volumes)}"
     stack.deploy(engine)
     assert stack.state.passwords["database-password"] != password_before.get("database-password")
@@ -645,7 +697,13 @@ def redeploy(stack: Stack, engine: Engine, users: dict[int, dict[str, Any]]) -> 
     assert me.status_code == 200, me.text
     assert me.json()["user"]["created_at"] == user["created_at"], (me.json(), user)
     created = user["created_at"]
-    return f"user {telegram_id} still there (created {created}) under a new database password"
+    # The kept repository, encrypted with the kept passphrase, takes WAL and verifies.
+    archiving = check_wal_archiving(stack)
+    stack.exec("backup", "learnbot", "backup", "pitr-verify")
+    return (
+        f"user {telegram_id} still there (created {created}) under a new database password; "
+        f"the kept repository: {archiving}, verified"
+    )
 
 
 def main(argv: list[str], *, keep: bool) -> int:

@@ -1,5 +1,6 @@
 """The backup job: `learnbot backup run` from the service image, dumping PostgreSQL on its
-schedule into a volume of its own and serving its metrics to Prometheus."""
+schedule into a volume of its own, taking physical backups with pgBackRest into the database's
+repository, and serving its metrics to Prometheus."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from learnbot_platform.docker.containers import (
 )
 from learnbot_platform.service_env import BACKUP_DIR, BACKUP_METRICS_PORT
 
+BACKUP_JOB_USER = "999:10001"
+
 
 @dataclass(frozen=True, slots=True)
 class BackupsArgs:
@@ -26,6 +29,8 @@ class BackupsArgs:
     environment: Mapping[str, str]
     secret_environment: Mapping[str, pulumi.Input[str]] = field(repr=False)
     memory_mb: int = 512
+    # The database's repository, data (read only), socket and key: pgBackRest reads the files.
+    physical_volumes: Sequence[docker.ContainerVolumeArgs] = ()
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -50,8 +55,12 @@ class Backups(pulumi.ComponentResource):
             memory_mb=args.memory_mb,
             command=["learnbot", "backup", "run"],
             envs=environment(args.environment, args.secret_environment),
+            # The data files' owner (postgres, as in the database image), in the service's
+            # group, which may write in the dumps' folder.
+            user=BACKUP_JOB_USER,
             volumes=[
-                docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=BACKUP_DIR)
+                docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=BACKUP_DIR),
+                *args.physical_volumes,
             ],
             healthcheck=healthcheck(
                 python_probe(f"http://127.0.0.1:{BACKUP_METRICS_PORT}/metrics")

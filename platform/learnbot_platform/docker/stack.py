@@ -18,6 +18,7 @@ from learnbot_platform.service_env import (
     api_secret_environment,
     backup_environment,
     backup_secret_environment,
+    physical_backup_environment,
 )
 from learnbot_platform.stack import Stack, secret, secret_environment
 from learnbot_platform.stack_config import StackConfig
@@ -39,14 +40,15 @@ def deploy(settings: StackConfig) -> Stack:
 
 
 def _database(settings: StackConfig, network: Network) -> Database:
-    prefix, images = settings.name_prefix, settings.images
     return Database(
         "database",
         DatabaseArgs(
-            container_name=f"{prefix}-postgres",
+            name_prefix=settings.name_prefix,
             network=network.name,
-            image=images["postgresImage"],
+            image=settings.images["postgresImage"],
             password=secret(settings.db_password),
+            archive_timeout_seconds=settings.archive_timeout_seconds,
+            cipher_passphrase=secret(settings.backup.cipher_passphrase),
         ),
     )
 
@@ -82,10 +84,14 @@ def _backups(settings: StackConfig, network: Network, database: Database, api: A
             container_name=f"{prefix}-backup",
             network=network.name,
             image=api.image_ref,
-            environment=backup_environment(settings),
+            environment={
+                **backup_environment(settings),
+                **physical_backup_environment(settings),
+            },
             secret_environment=secret_environment(
                 database.url, backup_secret_environment(settings)
             ),
+            physical_volumes=database.pgbackrest_volumes(),
             depends_on=[database.container],
         ),
     )

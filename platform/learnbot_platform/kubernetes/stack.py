@@ -86,7 +86,7 @@ def _database(
             password=secret(settings.db_password),
             install_operator=kubernetes.install_cloudnativepg,
             object_store=_object_store(settings, kubernetes),
-            archive_timeout_seconds=kubernetes.archive_timeout_seconds,
+            archive_timeout_seconds=settings.archive_timeout_seconds,
         ),
     )
 

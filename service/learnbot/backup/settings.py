@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from learnbot import settings_table as table
 from learnbot.backup.pgbackrest import Repository
 from learnbot.backup.retention import RetentionPolicy
-from learnbot.setting import ConfigError, text_setting
+from learnbot.setting import ConfigError, Invalid, text_setting
 from learnbot.settings_table import (
     DEFAULT_DIFF_SCHEDULE,
     DEFAULT_DRILL_SCHEDULE,
@@ -117,7 +117,7 @@ def _database_url(env: Mapping[str, str]) -> str | None:
 
 def _repository(env: Mapping[str, str]) -> Repository | None:
     # Read whether or not a repository is set, so a bad value never waits to be noticed.
-    passphrase = table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE.from_env(env)
+    passphrase = _cipher_passphrase(env)
     stanza = table.PHYSICAL_BACKUP_STANZA.value_from_env(env)
     config_path = table.PHYSICAL_BACKUP_CONFIG.value_from_env(env)
     keep_full = table.PHYSICAL_BACKUP_KEEP_FULL.value_from_env(env)
@@ -145,6 +145,25 @@ def _repository(env: Mapping[str, str]) -> Repository | None:
         pg_port=pg_port,
         pg_user=pg_user,
     )
+
+
+def _cipher_passphrase(env: Mapping[str, str]) -> str | None:
+    passphrase = table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE.from_env(env)
+    path = table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE.from_env(env)
+    if path is None:
+        return passphrase
+    variable = str(table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE.variable)
+    if passphrase is not None:
+        raise ConfigError(
+            variable, "unset it or PHYSICAL_BACKUP_CIPHER_PASSPHRASE: one of the two, not both"
+        )
+    try:
+        content = path.read_text(encoding="ascii").strip()
+        return table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE.parse(content)
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(variable, "a readable file holding the cipher passphrase") from None
+    except Invalid as refused:
+        raise ConfigError(variable, f"a file holding {refused}") from None
 
 
 def _s3_location(env: Mapping[str, str]) -> S3Location | None:
