@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pulumi
 import pytest
 import yaml
 
+from learnbot_platform.docker.backups import dumps_folder_command
 from learnbot_platform.repository import rule_paths
 from stack_run import (
     BASE_CONFIG,
@@ -53,6 +55,7 @@ ONE_OFF = (
     "learnbot-postgres-set-password",
     "learnbot-pgbackrest-keygen",
     "learnbot-pgbackrest-stanza",
+    "learnbot-backup-folder",
 )
 PINNED = re.compile(r"^[^@\s]+:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]*(@sha256:[a-f0-9]{64})?$")
 
@@ -314,8 +317,9 @@ def test_the_service_image_runs_commands_that_exist(default_stack: StackRun) -> 
     commands = [
         c["command"]
         for c in default_stack.containers().values()
-        if c["image"] == service_image(default_stack)
+        if c["image"] == service_image(default_stack) and c["command"][0] == "learnbot"
     ]
+    # The other, the dumps' folder's shell command: test_the_dumps_folder_command_lets_...
     assert sorted(commands) == [
         ["learnbot", "backup", "run"],
         ["learnbot", "migrate"],
@@ -560,3 +564,31 @@ def test_account_linking_providers_reach_every_replica(configured_stack: StackRu
         assert env["OAUTH_REDIRECT_BASE_URL"] == CONFIGURED["oauthRedirectBaseUrl"]
         assert env["OAUTH_GITHUB_CLIENT_SECRET"] == OAUTH_CLIENT_SECRETS["github"]
         assert env["OAUTH_CORP_CLIENT_SECRET"] == OAUTH_CLIENT_SECRETS["corp"]
+
+
+def test_the_dumps_folder_is_made_the_job_groups_before_the_job_starts(
+    default_stack: StackRun,
+) -> None:
+    containers = default_stack.containers()
+    folder, job = containers["learnbot-backup-folder"], containers["learnbot-backup"]
+    assert folder["user"] == "0:0"
+    assert folder["command"] == dumps_folder_command("/var/lib/learnbot/backups")
+    (volume,) = folder["volumes"]
+    assert volume["containerPath"] == "/var/lib/learnbot/backups"
+    assert volume["volumeName"] in {v["volumeName"] for v in job["volumes"]}
+    assert (folder["restart"], folder["mustRun"]) == ("on-failure", False)
+    assert default_stack.registration("backups-folder").urn in (
+        default_stack.registration("backups-job").dependencies
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a folder's group needs root")
+def test_the_dumps_folder_command_lets_the_job_group_write(tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    folder.mkdir(mode=0o755)
+    (folder / "old.dump").write_text("kept")
+    subprocess.run(dumps_folder_command(str(folder)), check=True)
+    for path in (folder, folder / "old.dump"):
+        assert path.stat().st_gid == 10001
+        assert path.stat().st_mode & stat.S_IWGRP
+    assert folder.stat().st_mode & stat.S_ISGID

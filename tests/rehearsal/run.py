@@ -664,7 +664,7 @@ def second_deploy(stack: Stack, engine: Engine, users: dict[int, dict[str, Any]]
     assert len(client.outcomes) > 20, f"only {len(client.outcomes)} requests sent"
     assert not failures, f"{len(failures)} of {len(client.outcomes)} failed: {failures[:5]}"
     replaced = {name for name in changed if name.startswith(("api-", "backups-"))}
-    expected = {"api-image", "api-migrate", "api-1", "api-2", "backups-job"}
+    expected = {"api-image", "api-migrate", "api-1", "api-2", "backups-folder", "backups-job"}
     assert replaced == expected, f"replaced {sorted(changed)}"
     assert stack.container("proxy").id == proxy_before, "the proxy was replaced"
     check_migrated(stack)

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_docker as docker
 
 from learnbot_platform.docker.containers import (
+    NO_HEALTHCHECK,
     environment,
     healthcheck,
     python_probe,
@@ -19,6 +20,17 @@ from learnbot_platform.docker.containers import (
 from learnbot_platform.service_env import BACKUP_DIR, BACKUP_METRICS_PORT
 
 BACKUP_JOB_USER = "999:10001"
+SERVICE_GROUP = 10001
+
+
+def dumps_folder_command(folder: str, group: int = SERVICE_GROUP) -> list[str]:
+    """Makes the dumps' folder the service group's and group-writable (new files keep the
+    group): a volume made by a release whose job ran as another user keeps its old mode."""
+    return [
+        "sh",
+        "-c",
+        f"chgrp -R {group} {folder} && chmod -R g+rwX {folder} && chmod g+s {folder}",
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +57,24 @@ class Backups(pulumi.ComponentResource):
             name=f"{args.container_name}-data",
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
+        # Root for a moment, once per volume and image: the job itself never runs as root.
+        folder = run_container(
+            f"{name}-folder",
+            parent=self,
+            name=f"{args.container_name}-folder",
+            image=args.image,
+            component="backup-folder",
+            network=args.network,
+            memory_mb=32,
+            user="0:0",
+            command=dumps_folder_command(BACKUP_DIR),
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=BACKUP_DIR)
+            ],
+            healthcheck=NO_HEALTHCHECK,
+            restart="on-failure",
+            must_run=False,
+        )
         self.container = run_container(
             f"{name}-job",
             parent=self,
@@ -67,7 +97,7 @@ class Backups(pulumi.ComponentResource):
             ),
             # A dump in progress gets time to finish or clean up.
             destroy_grace_seconds=120,
-            depends_on=args.depends_on,
+            depends_on=[*args.depends_on, folder],
         )
         self.host: pulumi.Output[str] = self.container.name
         self.metrics_port = BACKUP_METRICS_PORT
