@@ -30,6 +30,7 @@ from playwright.sync_api import (
 )
 
 from service_process import ROOT
+from waiting import wait_until
 
 TELEGRAM_SCRIPT_URL = "https://telegram.org/js/telegram-web-app.js"
 STAND_IN = ROOT / "service" / "learnbot" / "miniapp" / "dev" / "telegram-web-app.js"
@@ -202,6 +203,13 @@ class MiniApp:
     def close(self) -> None:
         for page in self.pages:
             page.context.close()
+
+
+def wait_in_page(page: Page, expression: str, timeout: float = 15) -> None:
+    """Waits until `expression` is true in the page. Playwright's wait_for_function polls with
+    eval() in the page, which the Mini App's Content-Security-Policy rightly refuses; an
+    evaluation through the DevTools protocol is not governed by it."""
+    assert wait_until(lambda: bool(page.evaluate(expression)), timeout), expression
 
 
 def serious_accessibility_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from miniapp_page import (
     TELEGRAM_SCRIPT_URL,
     MiniApp,
     serious_accessibility_violations,
+    wait_in_page,
 )
 from service_process import ADMIN_ID, Server, init_data, new_telegram_id, server_env, start_server
 
@@ -429,7 +430,7 @@ def test_the_page_may_load_its_own_files_and_telegrams_script_only(
             document.head.append(inline, foreign, style);
         }"""
     )
-    page.wait_for_function("window.__cspViolations.length >= 3")
+    wait_in_page(page, "window.__cspViolations.length >= 3")
     assert page.evaluate("window.inlineRan") is None
     violations = watch.csp_violations()
     assert "script-src-elem inline" in violations

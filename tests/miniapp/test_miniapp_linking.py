@@ -20,7 +20,7 @@ from linking_service import (
     oauth_env,
     oidc_clients,
 )
-from miniapp_page import PHONE, STAND_IN, MiniApp
+from miniapp_page import PHONE, STAND_IN, MiniApp, wait_in_page
 from oidc_provider import OpenIdProvider, openid_provider
 from service_process import free_port, init_data, new_telegram_id
 
@@ -62,7 +62,7 @@ def test_a_user_links_an_account_from_the_mini_app(
         miniapp.screenshot(page, "before-linking")
 
         link.click()
-        page.wait_for_function("Telegram.WebApp.standIn.calls.some(c => c[0] === 'openLink')")
+        wait_in_page(page, "Telegram.WebApp.standIn.calls.some(c => c[0] === 'openLink')")
         (url,) = [
             call[1]
             for call in page.evaluate("Telegram.WebApp.standIn.calls")
