@@ -288,9 +288,10 @@ def test_alerts_reach_the_chat_the_tickets_and_the_heartbeat(
         assert "The process is down, hung or unreachable from Prometheus." in page
         assert f"Runbook: {api_down['annotations']['runbook_url']}" in page
         assert took >= seconds_of(api_down["for"]), "paged before the rule's `for` passed"
-        # A page opens a ticket too.
+        # A page opens a ticket too: the same group wait, on the tickets' route.
         assert wait_until(
-            lambda: any("LearnbotApiDown" in alert_names(p) for p in recorder.at("/tickets")), 5
+            lambda: any("LearnbotApiDown" in alert_names(p) for p in recorder.at("/tickets")),
+            group_wait + SLACK_SECONDS,
         )
 
         # The API is back: the chat hears that it resolved.
