@@ -12,7 +12,6 @@ import pulumi
 import pulumi_docker as docker
 
 from learnbot_platform.docker.containers import (
-    NO_HEALTHCHECK,
     environment,
     healthcheck,
     plain_file,
@@ -20,6 +19,7 @@ from learnbot_platform.docker.containers import (
     pulled_image,
     python_probe,
     run_container,
+    run_one_off,
     wget_probe,
 )
 from learnbot_platform.rendering import nginx_config
@@ -139,7 +139,7 @@ class Api(pulumi.ComponentResource):
         depends_on: Sequence[pulumi.Resource],
     ) -> docker.Container:
         args = self._args
-        return run_container(
+        return run_one_off(
             f"{self._name}-{component}",
             parent=self,
             name=f"{args.name_prefix}-{component}",
@@ -149,9 +149,6 @@ class Api(pulumi.ComponentResource):
             memory_mb=256,
             command=command,
             envs=envs,
-            healthcheck=NO_HEALTHCHECK,
-            restart="on-failure",
-            must_run=False,
             depends_on=depends_on,
         )
 

@@ -11,11 +11,11 @@ import pulumi
 import pulumi_docker as docker
 
 from learnbot_platform.docker.containers import (
-    NO_HEALTHCHECK,
     environment,
     healthcheck,
     python_probe,
     run_container,
+    run_one_off,
 )
 from learnbot_platform.service_env import BACKUP_DIR, BACKUP_METRICS_PORT
 
@@ -58,7 +58,7 @@ class Backups(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         # Root for a moment, once per volume and image: the job itself never runs as root.
-        folder = run_container(
+        folder = run_one_off(
             f"{name}-folder",
             parent=self,
             name=f"{args.container_name}-folder",
@@ -71,9 +71,6 @@ class Backups(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=BACKUP_DIR)
             ],
-            healthcheck=NO_HEALTHCHECK,
-            restart="on-failure",
-            must_run=False,
         )
         self.container = run_container(
             f"{name}-job",

@@ -140,6 +140,15 @@ def run_container(
     )
 
 
+def run_one_off(resource_name: str, **arguments: Any) -> docker.Container:
+    """A container that runs a command to completion: no healthcheck, and Docker runs it again
+    until it succeeds (the database not there yet heals by itself); nothing waits on its exit,
+    whose code Pulumi's state would keep forever."""
+    return run_container(
+        resource_name, healthcheck=NO_HEALTHCHECK, restart="on-failure", must_run=False, **arguments
+    )
+
+
 def published_url(bind_address: str, port: int) -> str:
     """The URL of a port published on bind_address, as seen from the Docker host."""
     address = ipaddress.ip_address(bind_address)

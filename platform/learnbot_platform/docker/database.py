@@ -22,10 +22,10 @@ from learnbot_platform.docker.archiving import (
     with_passphrase,
 )
 from learnbot_platform.docker.containers import (
-    NO_HEALTHCHECK,
     healthcheck,
     plain_file,
     run_container,
+    run_one_off,
     secret_file,
 )
 from learnbot_platform.service_env import (
@@ -202,7 +202,7 @@ class Database(pulumi.ComponentResource):
             return None, None
         args = self._args
         volume = self._retained_volume("pgbackrest-key", f"{args.name_prefix}-pgbackrest-key")
-        generator = run_container(
+        generator = run_one_off(
             f"{self._name}-pgbackrest-keygen",
             parent=self,
             name=f"{args.name_prefix}-pgbackrest-keygen",
@@ -217,9 +217,6 @@ class Database(pulumi.ComponentResource):
                     volume_name=volume.name, container_path=PGBACKREST_KEY_DIR
                 )
             ],
-            healthcheck=NO_HEALTHCHECK,
-            restart="on-failure",
-            must_run=False,
         )
         return volume, generator
 
@@ -282,7 +279,7 @@ class Database(pulumi.ComponentResource):
         """`pgbackrest stanza-create` once the server answers, so its archive_command succeeds
         from the first deploy on; it leaves a stanza already there as it is."""
         args = self._args
-        return run_container(
+        return run_one_off(
             f"{self._name}-pgbackrest-stanza",
             parent=self,
             name=f"{args.name_prefix}-pgbackrest-stanza",
@@ -298,10 +295,6 @@ class Database(pulumi.ComponentResource):
                 *self._passphrase_upload(owner=POSTGRES_UID),
             ],
             volumes=self.pgbackrest_volumes(),
-            healthcheck=NO_HEALTHCHECK,
-            # Retried by Docker until it succeeds; nothing waits on its exit.
-            restart="on-failure",
-            must_run=False,
             depends_on=[self.container],
         )
 
