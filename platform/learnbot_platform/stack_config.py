@@ -333,7 +333,8 @@ NAME_PREFIX = _stack_row("namePrefix", matching(r"[a-z][a-z0-9-]{0,29}", _PREFIX
 # Unset: the version of the program (pyproject.toml).
 API_IMAGE_TAG = _stack_row("apiImageTag", _image_tag)
 API_REPLICAS = _stack_row("apiReplicas", whole(1, 16), 2)
-# The main process and two workers of about 200 MB each (the Bot API client alone is ~150 MB).
+# The main process (~90 MB) and two workers of ~220 MB each with the bot's webhook on (aiogram's
+# Bot API types are ~130 MB of that), with room for load.
 API_MEMORY_MB = _stack_row("apiMemoryMb", whole(128, 65536), 1024)
 DB_PASSWORD = _stack_row("dbPassword", _password(16), secret=True)
 GRAFANA_ADMIN_PASSWORD = _stack_row("grafanaAdminPassword", _password(12), secret=True)

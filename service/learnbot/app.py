@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Container
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sanic import Sanic
 from sanic.exceptions import MethodNotAllowed as SanicMethodNotAllowed
@@ -39,8 +40,6 @@ from learnbot.api.problems import (
     ResponseTimedOut,
 )
 from learnbot.api.rate_limits import RateLimits
-from learnbot.bot.client import BotClient
-from learnbot.bot.updates import Bot
 from learnbot.context import App, AppContext, AppRequest, Resources
 from learnbot.i18n.catalogs import load_catalogs
 from learnbot.i18n.markers import N_
@@ -54,6 +53,9 @@ from learnbot.observability.tracing import begin_span, end_span, start_tracing, 
 from learnbot.settings import Settings
 from learnbot.shutdown import exit_soon, stop_with_main_process
 from learnbot.storage import StorageError, database_dialect, open_store
+
+if TYPE_CHECKING:
+    from learnbot.bot.updates import Bot
 
 log = logging.getLogger("learnbot")
 
@@ -297,10 +299,18 @@ async def open_resources(app: App) -> None:
 
 
 def open_bot(app: App, store: TimedStore) -> Bot | None:
+    """The bot, when Telegram can reach it: a token and the webhook's secret.
+
+    Only then is aiogram imported: its Bot API types take about 130 MB in each process that
+    imports them, and neither the main process nor a worker without the bot needs them.
+    """
     settings = app.ctx.settings
     token = settings.telegram_bot_token
-    if token is None or settings.uses_development_token:
+    if token is None or settings.uses_development_token or not settings.telegram_webhook_secret:
         return None
+    from learnbot.bot.client import BotClient
+    from learnbot.bot.updates import Bot
+
     return Bot(settings, app.ctx.catalogs, store, BotClient(token, settings.telegram_api_url))
 
 

@@ -10,7 +10,6 @@ from sanic_ext import openapi
 
 from learnbot.api import schemas
 from learnbot.api.problems import WebhookRejected
-from learnbot.bot.updates import handle_body
 from learnbot.context import AppRequest
 from learnbot.i18n.markers import N_
 from learnbot.observability.metrics import BOT_UPDATES
@@ -47,5 +46,8 @@ async def webhook(request: AppRequest) -> HTTPResponse:
     ):
         BOT_UPDATES.labels("unknown", "unauthorized").inc()
         raise WebhookRejected(N_("The secret token is missing or wrong."))
+    # Imported once the bot is known to exist: see open_bot.
+    from learnbot.bot.updates import handle_body
+
     await handle_body(bot, request.body)
     return json({"ok": True})
