@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
+
+from bench.serving import serve
 
 app = Sanic("learnbot_bench_reference")
 # Sanic extends every app with sanic-ext when it is installed (it is, for learnbot): not here.
@@ -18,10 +18,4 @@ async def health(request: Request) -> HTTPResponse:
 
 
 if __name__ == "__main__":
-    app.run(
-        host=os.environ.get("HOST", "127.0.0.1"),
-        port=int(os.environ.get("PORT", "8000")),
-        workers=int(os.environ.get("WORKERS", "1")),
-        access_log=False,
-        motd=False,
-    )
+    serve(app)

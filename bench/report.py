@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 from bench.cpu import CpuPerRequest
 from bench.measurement import Measurement
+from bench.memory import BackupRun, backup_table
 
 REFERENCE = "bare Sanic"
 SQLITE = "SQLite"
 POSTGRESQL = "PostgreSQL"
 POSTGRESQL_INFO = "PostgreSQL, LOG_LEVEL=INFO"
+LEAN = "lean sign-in, PostgreSQL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,68 @@ def row_ratios(rows: Sequence[Row]) -> str:
                 f"- {name} ({server}): {verdict} ({ratio:.2f}x: "
                 f"{top.measured.per_second:,.0f} against {bottom.measured.per_second:,.0f} req/s)"
             )
+    return "\n".join(lines)
+
+
+# learnbot's sign-in rows on PostgreSQL against the lean handler's same rows: (request, share).
+FLOOR_TARGETS = (
+    ("POST /auth/telegram (new)", None),
+    ("POST /auth/telegram (returning)", 0.8),
+    ("POST /auth/telegram (one user)", 0.8),
+)
+
+
+def floor_ratios(rows: Sequence[Row]) -> str:
+    """Each sign-in row against the lean sign-in handler's, by req/s and by CPU per request."""
+    learnbot = {r.request: r for r in rows if r.server == POSTGRESQL and not r.paced}
+    lean = {r.request: r for r in rows if r.server == LEAN}
+    lines = []
+    for request, share in FLOOR_TARGETS:
+        ours, floor = learnbot.get(request), lean.get(request)
+        name = f"{request} on PostgreSQL against the lean sign-in handler"
+        if share is not None:
+            name += f" >= {share}x"
+        if ours is None or floor is None or not floor.measured.per_second:
+            lines.append(f"- {name}: NOT MEASURED")
+            continue
+        ratio = ours.measured.per_second / floor.measured.per_second
+        own = ours.cpu.app_ms + (ours.cpu.database_ms or 0.0)
+        lean_cpu = floor.cpu.app_ms + (floor.cpu.database_ms or 0.0)
+        verdict = "" if share is None else ("met " if ratio >= share else "NOT met ")
+        lines.append(
+            f"- {name}: {verdict}({ratio:.2f}x: {ours.measured.per_second:,.0f} against "
+            f"{floor.measured.per_second:,.0f} req/s; by server + database CPU per request, "
+            f"{lean_cpu / own:.2f}x: {own:.2f} against {lean_cpu:.2f} ms)"
+        )
+    return "\n".join(lines)
+
+
+WORKER_RSS_LIMIT_MB = 150.0
+BACKUP_FLAT_SHARE = 0.2
+
+
+def memory_report(workers: Sequence[tuple[str, list[float]]], backups: Sequence[BackupRun]) -> str:
+    """Each server's workers' peak RSS after their rows, and a backup's peak as data grows."""
+    lines = ["Memory (peak RSS, the kernel's VmHWM):"]
+    for server, peaks in workers:
+        figures = ", ".join(f"{peak:.1f}" for peak in peaks) or "no worker found"
+        met = bool(peaks) and max(peaks) < WORKER_RSS_LIMIT_MB
+        verdict = "" if server == LEAN else (" met" if met else " NOT met")
+        lines.append(
+            f"- workers of {server} after its rows: {figures} MB "
+            f"(target < {WORKER_RSS_LIMIT_MB:.0f} MB:{verdict or ' -'})"
+        )
+    if backups:
+        lines += ["", backup_table(list(backups)), ""]
+        smallest, largest = backups[0], backups[-1]
+        growth = largest.job_mb / smallest.job_mb - 1 if smallest.job_mb else math.inf
+        verdict = "met" if growth <= BACKUP_FLAT_SHARE else "NOT met"
+        lines.append(
+            f"- `backup run` peak RSS flat within {BACKUP_FLAT_SHARE:.0%} from "
+            f"{smallest.users:,} to {largest.users:,} users: {verdict} ({growth:+.1%}: "
+            f"{smallest.job_mb:.1f} to {largest.job_mb:.1f} MB, dump "
+            f"{smallest.dump_mb:,.1f} to {largest.dump_mb:,.1f} MB)"
+        )
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,16 +22,19 @@ import psycopg
 import sanic
 from psycopg import sql
 
-from bench import cpu, http_load, load
+from bench import cpu, http_load, load, memory
 from bench.load import Load
 from bench.measurement import Measurement
 from bench.report import (
+    LEAN,
     POSTGRESQL,
     POSTGRESQL_INFO,
     REFERENCE,
     SQLITE,
     Row,
+    floor_ratios,
     logging_cost,
+    memory_report,
     row_ratios,
     stability,
     table,
@@ -42,6 +45,7 @@ from bench.services import (
     Service,
     learnbot_env,
     metric_totals,
+    start_lean_sign_in,
     start_learnbot,
     start_reference,
 )
@@ -61,6 +65,7 @@ class Options:
     users: int
     workers: int
     postgres_url: str
+    backup_users: tuple[int, ...]
     output: Path | None
 
     @classmethod
@@ -78,6 +83,9 @@ class Options:
             workers=int(env.get("BENCH_WORKERS", "2")),
             postgres_url=env.get(
                 "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+            ),
+            backup_users=tuple(
+                int(n) for n in env.get("BENCH_BACKUP_USERS", "10000,1000000").split(",") if n
             ),
             output=Path(output) if output else None,
         )
@@ -101,6 +109,9 @@ class Bench:
     token: str
     fresh: SignedUsers
     paced_fresh: SignedUsers
+    lean_fresh: SignedUsers
+    # Each server's workers' peak RSS (MB), read after its last row.
+    worker_memory: list[tuple[str, list[float]]] = field(default_factory=list)
 
     @property
     def saturating(self) -> str:
@@ -153,6 +164,21 @@ class Bench:
             self.warm_up(service)
             postgres_url = database_url if database_url.startswith("postgresql") else None
             yield Server(label, service, learnbot=True, postgres_url=postgres_url)
+            self.worker_memory.append(
+                (label, memory.worker_peaks(service.process.pid, service.port))
+            )
+
+    @contextlib.contextmanager
+    def lean(self, database_url: str) -> Iterator[Server]:
+        print("lean sign-in reference", flush=True)
+        with start_lean_sign_in(
+            self.workdir, self.options.workers, database_url, self.token
+        ) as service:
+            self.warm_up(service)
+            yield Server(LEAN, service, learnbot=False, postgres_url=database_url)
+            self.worker_memory.append(
+                (LEAN, memory.worker_peaks(service.process.pid, service.port))
+            )
 
     def observe(self, server: Server, request: str, measure: Callable[[], Measurement]) -> Row:
         """One run, with the CPU it cost and what the server itself counted."""
@@ -174,7 +200,7 @@ class Bench:
             others=cpu.others_share(machine_before, machine_after, app + database + client),
         )
         notes = [f"errors: {measured.error_kinds}"] if measured.error_kinds else []
-        if request.startswith("POST /auth/telegram"):
+        if server.learnbot and request.startswith("POST /auth/telegram"):
             new = after.metrics["new"] - before.metrics["new"]
             returning = after.metrics["returning"] - before.metrics["returning"]
             notes.append(f"sign-ins: {new:,.0f} new, {returning:,.0f} returning")
@@ -224,23 +250,11 @@ class Bench:
             # One Telegram id on every connection: a Mini App's burst of calls on open, or a
             # retrying client, all signing in as the same returning user.
             one = self.fresh.only(stored)
-            one_user = SignedUsers(one.telegram_ids[:1] * threads, one.init_data[:1] * threads)
-            rows += [
-                self.observe(
-                    server,
-                    "POST /auth/telegram (returning)",
-                    self.saturate(server, load.sign_in(returning)),
-                ),
-                self.observe(
-                    server,
-                    "POST /auth/telegram (one user)",
-                    self.saturate(
-                        server,
-                        load.sign_in(one_user.write_shares(self.workdir / f"{label}-one", threads)),
-                    ),
-                ),
-                self.observe(server, "GET /me", self.saturate(server, load.me(returning))),
-            ]
+            one_user = SignedUsers(
+                one.telegram_ids[:1] * threads, one.init_data[:1] * threads
+            ).write_shares(self.workdir / f"{label}-one", threads)
+            rows += self.sign_ins(server, {"returning": returning, "one user": one_user})
+            rows.append(self.observe(server, "GET /me", self.saturate(server, load.me(returning))))
             if label != POSTGRESQL:
                 return rows
             paced_fresh = self.paced_fresh.write_shares(self.workdir / "paced-fresh", threads)
@@ -251,15 +265,25 @@ class Bench:
                 self.observe(server, "POST /auth/telegram (new)", self.pace(server, paced_fresh)),
             ]
         with self.learnbot(POSTGRESQL_INFO, database_url, "INFO") as server:
-            rows += [
-                self.observe(server, "GET /health", self.saturate(server, load.health())),
-                self.observe(
-                    server,
-                    "POST /auth/telegram (returning)",
-                    self.saturate(server, load.sign_in(returning)),
-                ),
-            ]
+            rows.append(self.observe(server, "GET /health", self.saturate(server, load.health())))
+            rows += self.sign_ins(server, {"returning": returning})
+        # The floor: the lean handler on the same database, fresh users of its own for the
+        # first pass, then the very users and the one user learnbot's rows signed in.
+        lean_fresh = self.lean_fresh.write_shares(self.workdir / "lean-fresh", threads)
+        with self.lean(database_url) as server:
+            rows += self.sign_ins(
+                server, {"new": lean_fresh, "returning": returning, "one user": one_user}
+            )
         return rows
+
+    def sign_ins(self, server: Server, passes: dict[str, Path]) -> list[Row]:
+        """A saturating sign-in run per pass, in order: its kind and the users' files."""
+        return [
+            self.observe(
+                server, f"POST /auth/telegram ({kind})", self.saturate(server, load.sign_in(users))
+            )
+            for kind, users in passes.items()
+        ]
 
     def reference_row(self) -> Row:
         with self.reference() as server:
@@ -298,6 +322,17 @@ def bench_database(admin_url: str) -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def backup_runs(options: Options) -> list[memory.BackupRun]:
+    """`learnbot backup run --once` of databases of each size in BENCH_BACKUP_USERS."""
+    runs = []
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "BACKUP_"))}
+    for users in options.backup_users:
+        print(f"backup of {users:,} generated users", flush=True)
+        with bench_database(options.postgres_url) as database_url:
+            runs.append(memory.backup_run(database_url, users, env))
+    return runs
 
 
 def machine(options: Options, settings: load.Settings, wrk_note: str) -> str:
@@ -346,18 +381,21 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="learnbot-bench-"))
     rows: list[Row] = []
     skipped: list[str] = []
+    backups: list[memory.BackupRun] = []
     try:
         token = bot_token()
         print(f"signing init data for {options.users:,} users", flush=True)
         fresh = sign_users(token, options.users, fresh_first_id())
         paced_fresh = sign_users(token, int(options.rate * options.duration), fresh_first_id())
-        bench = Bench(options, settings, workdir, token, fresh, paced_fresh)
+        lean_fresh = sign_users(token, options.users, fresh_first_id())
+        bench = Bench(options, settings, workdir, token, fresh, paced_fresh, lean_fresh)
         rows.append(bench.reference_row())
         rows += bench.backend(SQLITE, f"sqlite:///{workdir}/learnbot.db")
         refusal = postgres_refusal(options.postgres_url)
         if refusal is None:
             with bench_database(options.postgres_url) as database_url:
                 rows += bench.backend(POSTGRESQL, database_url)
+            backups = backup_runs(options)
         else:
             skipped.append(refusal)
             print(refusal, flush=True)
@@ -373,7 +411,13 @@ def main() -> int:
             header,
             table(rows),
             stability(rows),
-            "Targets:\n" + verdicts(rows, os.cpu_count() or 1) + "\n" + row_ratios(rows),
+            "Targets:\n"
+            + verdicts(rows, os.cpu_count() or 1)
+            + "\n"
+            + row_ratios(rows)
+            + "\n"
+            + floor_ratios(rows),
+            memory_report(bench.worker_memory, backups),
             "Logging at INFO (one JSON access line per request, to a file):\n" + logging_cost(rows),
             *skipped,
             f"`make bench` took {elapsed / 60:.1f} min; load average at the end "

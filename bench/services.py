@@ -18,7 +18,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNBOT = ROOT / ".venv" / "bin" / "learnbot"
-REFERENCE_APP = Path(__file__).resolve().parent / "reference_app.py"
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
@@ -94,8 +93,29 @@ def start_learnbot(name: str, env: Mapping[str, str], workdir: Path) -> Service:
 
 
 def start_reference(workdir: Path, workers: int) -> Service:
-    env = {**os.environ, "HOST": HOST, "PORT": str(free_port()), "WORKERS": str(workers)}
-    service = _start("reference", [sys.executable, str(REFERENCE_APP)], env, workdir)
+    env = {
+        **os.environ,
+        "HOST": HOST,
+        "PORT": str(free_port()),
+        "WORKERS": str(workers),
+        "PYTHONPATH": str(ROOT),
+    }
+    service = _start("reference", [sys.executable, "-m", "bench.reference_app"], env, workdir)
+    wait_until_ok(service, "/health")
+    return service
+
+
+def start_lean_sign_in(workdir: Path, workers: int, database_url: str, bot_token: str) -> Service:
+    env = {
+        **{k: v for k, v in os.environ.items() if not _LEARNBOT_VARIABLES.match(k)},
+        "HOST": HOST,
+        "PORT": str(free_port()),
+        "WORKERS": str(workers),
+        "DATABASE_URL": database_url,
+        "TELEGRAM_BOT_TOKEN": bot_token,
+        "PYTHONPATH": str(ROOT),
+    }
+    service = _start("lean-sign-in", [sys.executable, "-m", "bench.lean_sign_in"], env, workdir)
     wait_until_ok(service, "/health")
     return service
 

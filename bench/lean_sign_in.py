@@ -1,0 +1,101 @@
+"""The floor for a sign-in: a lean Sanic handler that does only what a Telegram sign-in needs.
+
+It verifies the Mini App init data's HMAC as Telegram specifies, reads the user by Telegram id
+and writes (the same race-safe upsert as learnbot) only when the profile changed or the user
+was not seen for LAST_SEEN_SECONDS. No metrics, logs, locale, limits or problem documents:
+what `make bench` sets learnbot's sign-in rows against, on the same database and users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from psycopg_pool import AsyncConnectionPool
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from bench.serving import serve
+
+LAST_SEEN = timedelta(seconds=300)
+MAX_AGE_SECONDS = 86400
+PROFILE = ("username", "first_name", "last_name", "language_code", "is_premium", "photo_url")
+COLUMNS = "id, telegram_id, " + ", ".join(PROFILE) + ", last_seen_at"
+UPSERT = f"""
+    INSERT INTO users (telegram_id, {", ".join(PROFILE)}, created_at, last_seen_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (telegram_id) DO UPDATE SET
+        username = excluded.username, first_name = excluded.first_name,
+        last_name = excluded.last_name, language_code = excluded.language_code,
+        is_premium = excluded.is_premium, photo_url = excluded.photo_url,
+        last_seen_at = excluded.last_seen_at
+    WHERE NOT users.is_blocked
+    RETURNING {COLUMNS}
+"""  # noqa: S608 - constant column lists
+
+app = Sanic("learnbot_bench_lean_sign_in")
+app.config.AUTO_EXTEND = False
+SECRET = hmac.new(b"WebAppData", os.environ["TELEGRAM_BOT_TOKEN"].encode(), hashlib.sha256).digest()
+
+
+def verified_user(raw: str) -> dict[str, object] | None:
+    fields = dict(parse_qsl(raw, strict_parsing=True))
+    received = fields.pop("hash", "")
+    checked = "\n".join(f"{key}={fields[key]}" for key in sorted(fields))
+    expected = hmac.new(SECRET, checked.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, received):
+        return None
+    if time.time() - int(fields["auth_date"]) > MAX_AGE_SECONDS:
+        return None
+    user: dict[str, object] = json.loads(fields["user"])
+    return user
+
+
+@app.before_server_start
+async def open_pool(app: Sanic[Any, Any]) -> None:
+    size = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+    app.ctx.pool = AsyncConnectionPool(
+        os.environ["DATABASE_URL"], min_size=size, max_size=size, open=False
+    )
+    await app.ctx.pool.open(wait=True)
+
+
+@app.after_server_stop
+async def close_pool(app: Sanic[Any, Any]) -> None:
+    await app.ctx.pool.close()
+
+
+@app.post("/auth/telegram")
+async def sign_in(request: Request) -> HTTPResponse:
+    user = verified_user(request.json["init_data"])
+    if user is None:
+        return json_response({"error": "invalid init data"}, status=401)
+    profile = tuple(user.get(key, False if key == "is_premium" else None) for key in PROFILE)
+    now = datetime.now(UTC)
+    async with app.ctx.pool.connection() as connection:
+        cursor = await connection.execute(
+            f"SELECT {COLUMNS} FROM users WHERE telegram_id = %s",  # noqa: S608
+            (user["id"],),
+        )
+        row = await cursor.fetchone()
+        if row is None or tuple(row[2:8]) != profile or now - row[8] >= LAST_SEEN:
+            cursor = await connection.execute(UPSERT, (user["id"], *profile, now, now))
+            row = await cursor.fetchone() or row
+    assert row is not None
+    return json_response({"user": {"id": row[0], "telegram_id": row[1], "first_name": row[3]}})
+
+
+@app.get("/health")
+async def health(request: Request) -> HTTPResponse:
+    return json_response({"status": "ok"})
+
+
+if __name__ == "__main__":
+    serve(app)
