@@ -22,7 +22,7 @@ from sanic_ext import Extend
 from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
 
-from learnbot import __version__
+from learnbot import __version__, json_text
 from learnbot.api import admin, auth, i18n, linking, me, miniapp, ops, telegram
 from learnbot.api.locale import add_content_language, catalog_of, negotiate_request_locale
 from learnbot.api.problems import (
@@ -167,6 +167,7 @@ def create_app(settings: Settings, name: str = "learnbot") -> App:
         # Sanic annotates request_class for its default Request type only.
         request_class=AppRequest,  # type: ignore[arg-type]
         error_handler=ProblemErrorHandler(),
+        dumps=json_text.dumps,
         log_config=logging_config(
             settings.log_level, settings.log_format, traced=settings.traces_endpoint is not None
         ),

