@@ -42,7 +42,7 @@ CONCERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("sentry hooks", r"sentry_sdk/"),
         ("rate limiter", r"rate_limits\.py|limits/"),
         ("locale negotiation", r"\(locale\.py|learnbot/i18n/"),
-        ("request bookkeeping (request id, uuid4)", r"learnbot/observability/requests\.py"),
+        ("request bookkeeping (request id)", r"learnbot/observability/requests\.py"),
         ("JSON body and response", r"json/|ujson|JSONResponse|bodies\.py"),
         (
             "learnbot handlers and views",

@@ -15,7 +15,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -28,7 +27,7 @@ from bench.run import Options, bench_database, postgres_refusal
 from bench.users import bot_token, fresh_first_id, sign_users
 from learnbot.auth import verify_init_data
 from learnbot.i18n.negotiation import accept_language, negotiate_locale
-from learnbot.observability.logs import JsonFormatter, RequestIdFilter
+from learnbot.observability.logs import JsonFormatter, RequestIdFilter, accept_request_id
 from learnbot.storage import TelegramProfile, open_store
 from learnbot.storage.base import USER_COLUMNS
 
@@ -70,7 +69,7 @@ def in_process() -> list[tuple[str, float]]:
     access_log.propagate = False
     access_log.setLevel(logging.INFO)
     fields = {
-        "request_id": uuid.uuid4().hex,
+        "request_id": accept_request_id(None),
         "method": "GET",
         "route": "/me",
         "status": 200,
@@ -104,7 +103,7 @@ def in_process() -> list[tuple[str, float]]:
             cpu_us(lambda: DB_QUERY_DURATION.labels("get_user").observe(0.001)),
         ),
         ("locale negotiation (one call; a request makes two)", cpu_us(negotiation)),
-        ("uuid4().hex, a new request id", cpu_us(lambda: uuid.uuid4().hex)),
+        ("accept_request_id(None), a new request id", cpu_us(lambda: accept_request_id(None))),
     ]
 
 

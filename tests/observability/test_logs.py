@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -11,7 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from learnbot.observability.logs import SECRET_PATTERNS, accept_request_id, scrub
+from learnbot.observability.logs import (
+    SECRET_PATTERNS,
+    accept_request_id,
+    log_timestamp,
+    scrub,
+)
 from service_process import BOT_TOKEN, init_data, new_telegram_id, server_env, start_server
 
 
@@ -151,3 +157,21 @@ def test_the_quick_look_before_scrubbing_never_skips_a_secret(text: str) -> None
 def test_scrubbing_leaves_plain_messages_alone() -> None:
     assert scrub("request") == "request"
     assert scrub("signed in") == "signed in"
+
+
+@given(
+    st.one_of(
+        st.floats(min_value=0, max_value=4e9),
+        # Near the end of a second, where rounding to microseconds carries into the next one.
+        st.integers(0, 4 * 10**9).map(lambda second: second + 0.9999995),
+    )
+)
+def test_a_log_timestamp_is_the_utc_time_to_the_millisecond_as_datetime_writes_it(
+    created: float,
+) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert log_timestamp(created) == expected
+    # The cached second is not reused for another one.
+    assert log_timestamp(created + 1.0) == datetime.fromtimestamp(created + 1.0, UTC).isoformat(
+        timespec="milliseconds"
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
+import time
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opentelemetry import trace
@@ -95,12 +96,28 @@ class TraceFilter(logging.Filter):
         return True
 
 
+_second_text: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
+def log_timestamp(created: float) -> str:
+    """`datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`, with the
+    date and time of the second formatted once per second rather than once per line."""
+    global _second_text
+    second = math.floor(created)
+    microseconds = round((created - second) * 1_000_000)  # rounded half-even, as datetime does
+    if microseconds >= 1_000_000:
+        second, microseconds = second + 1, microseconds - 1_000_000
+    cached_second, text = _second_text
+    if second != cached_second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_text = (second, text)
+    return f"{text}.{microseconds // 1000:03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "timestamp": log_timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": scrub(record.getMessage()),
