@@ -43,6 +43,9 @@ _Connection = AsyncConnection[TupleRow]
 FRESH_SECONDS = 1.0
 
 
+_USER_BY_TELEGRAM_ID = f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = %s"  # noqa: S608 - a constant column list
+
+
 class IdleConnectionCheck:
     """Checks a connection before the pool hands it out only when it sat idle for more than
     FRESH_SECONDS: a connection that died with the server is replaced instead of failing a
@@ -144,15 +147,13 @@ class PostgresUserStore(UserStore):
         async with self._connection() as connection:
             # Most sign-ins are a returning user whose profile has not changed: one read, no
             # write and no row lock, so one user's concurrent requests never queue on the row.
-            cursor = await connection.execute(
-                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = %s",  # noqa: S608 - a constant column list
-                (profile.telegram_id,),
-            )
+            cursor = await connection.execute(_USER_BY_TELEGRAM_ID, (profile.telegram_id,))
             stored = await cursor.fetchone()
-            if stored is not None and not sign_in_writes(
-                _user(stored), profile, _utc(seen_at), self._last_seen_interval
+            user = None if stored is None else _user(stored)
+            if user is not None and not sign_in_writes(
+                user, profile, _utc(seen_at), self._last_seen_interval
             ):
-                return SignIn(user=_user(stored), created=False)
+                return SignIn(user=user, created=False)
             cursor = await connection.execute(
                 f"""
                 INSERT INTO users (
@@ -198,15 +199,7 @@ class PostgresUserStore(UserStore):
     @within_deadline
     async def get_user(self, telegram_id: int) -> User | None:
         async with self._connection() as connection:
-            cursor = await connection.execute(
-                f"""
-                SELECT
-                    {USER_COLUMNS}
-                FROM users
-                WHERE telegram_id = %s
-                """,  # noqa: S608 - a constant column list
-                (telegram_id,),
-            )
+            cursor = await connection.execute(_USER_BY_TELEGRAM_ID, (telegram_id,))
             row = await cursor.fetchone()
         return None if row is None else _user(row)
 

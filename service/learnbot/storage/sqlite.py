@@ -44,6 +44,9 @@ WHERE provider = ? AND NOT verified
 """
 
 
+_USER_BY_TELEGRAM_ID = f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = ?"  # noqa: S608 - a constant column list
+
+
 class SQLiteUserStore(UserStore):
     """One connection owned by one thread, so the event loop never waits on the file."""
 
@@ -91,13 +94,14 @@ class SQLiteUserStore(UserStore):
         def upsert(connection: sqlite3.Connection) -> SignIn:
             # A returning user whose profile has not changed: one read, no write.
             stored = connection.execute(
-                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = ?",  # noqa: S608 - a constant column list
+                _USER_BY_TELEGRAM_ID,
                 (profile.telegram_id,),
             ).fetchone()
-            if stored is not None and not sign_in_writes(
-                _user(stored), profile, seen_at, self._last_seen_interval
+            user = None if stored is None else _user(stored)
+            if user is not None and not sign_in_writes(
+                user, profile, seen_at, self._last_seen_interval
             ):
-                return SignIn(user=_user(stored), created=False)
+                return SignIn(user=user, created=False)
             row = connection.execute(
                 f"""
                 INSERT INTO users (
@@ -159,7 +163,7 @@ class SQLiteUserStore(UserStore):
     ) -> tuple[User, list[LinkedAccount]] | None:
         def get(connection: sqlite3.Connection) -> tuple[User, list[LinkedAccount]] | None:
             row = connection.execute(
-                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = ?",  # noqa: S608 - a constant column list
+                _USER_BY_TELEGRAM_ID,
                 (telegram_id,),
             ).fetchone()
             if row is None:
@@ -422,7 +426,7 @@ def _accounts(connection: sqlite3.Connection, user_id: int) -> list[LinkedAccoun
 def _blocked_user(connection: sqlite3.Connection, telegram_id: int) -> User:
     """The stored user, read after an upsert that a block kept from writing."""
     row = connection.execute(
-        f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = ?",  # noqa: S608 - a constant column list
+        _USER_BY_TELEGRAM_ID,
         (telegram_id,),
     ).fetchone()
     return _user(row)
