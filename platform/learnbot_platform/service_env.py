@@ -123,6 +123,9 @@ def physical_backup_environment(config: StackConfig) -> dict[str, str]:
         "PHYSICAL_BACKUP_PG_PORT": str(POSTGRES_PORT),
         # The image's only superuser; the socket trusts it.
         "PHYSICAL_BACKUP_PG_USER": DATABASE_USER,
+        "PHYSICAL_BACKUP_FULL_SCHEDULE": config.backup.physical_full_schedule,
+        "PHYSICAL_BACKUP_DIFF_SCHEDULE": config.backup.physical_diff_schedule,
+        "PHYSICAL_BACKUP_KEEP_FULL": str(config.backup.physical_keep_full),
     }
     if config.backup.cipher_passphrase is None:
         env["PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE"] = PGBACKREST_KEY_FILE

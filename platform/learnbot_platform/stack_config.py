@@ -118,6 +118,10 @@ class BackupConfig:
     s3_secret_access_key: Secret | None = None
     # Docker: the pgBackRest repository's passphrase; None: generated once into a volume.
     cipher_passphrase: Secret | None = None
+    # Docker: pgBackRest's full and differential backups, and how many full ones are kept.
+    physical_full_schedule: str = table.DEFAULT_FULL_SCHEDULE
+    physical_diff_schedule: str = table.DEFAULT_DIFF_SCHEDULE
+    physical_keep_full: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -715,6 +719,9 @@ def _backup(values: _Values) -> BackupConfig:
         s3_access_key_id=access_key,
         s3_secret_access_key=secret_key,
         cipher_passphrase=values.secret(table.PHYSICAL_BACKUP_CIPHER_PASSPHRASE),
+        physical_full_schedule=values.value(table.PHYSICAL_BACKUP_FULL_SCHEDULE),
+        physical_diff_schedule=values.value(table.PHYSICAL_BACKUP_DIFF_SCHEDULE),
+        physical_keep_full=values.value(table.PHYSICAL_BACKUP_KEEP_FULL),
     )
 
 

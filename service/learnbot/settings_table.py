@@ -401,18 +401,32 @@ PHYSICAL_BACKUP_CIPHER_PASSPHRASE = Setting(
 PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE = Setting(
     "PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE", Path, processes=BACKUP
 )
-PHYSICAL_BACKUP_KEEP_FULL = Setting("PHYSICAL_BACKUP_KEEP_FULL", whole(1, 100), 2, processes=BACKUP)
+# The Docker stack's backup job runs pgBackRest (on Kubernetes, CloudNativePG backs up).
+PHYSICAL_BACKUP_KEEP_FULL = Setting(
+    "PHYSICAL_BACKUP_KEEP_FULL",
+    whole(1, 100),
+    2,
+    key="physicalBackupKeepFull",
+    processes=BACKUP,
+    targets=frozenset({"docker"}),
+)
 PHYSICAL_BACKUP_FULL_SCHEDULE = Setting(
     "PHYSICAL_BACKUP_FULL_SCHEDULE",
     cron(DEFAULT_FULL_SCHEDULE),
     DEFAULT_FULL_SCHEDULE,
+    key="physicalBackupFullSchedule",
     processes=BACKUP,
+    targets=frozenset({"docker"}),
+    stack_allowed=_cron_in_stack(DEFAULT_FULL_SCHEDULE),
 )
 PHYSICAL_BACKUP_DIFF_SCHEDULE = Setting(
     "PHYSICAL_BACKUP_DIFF_SCHEDULE",
     cron(DEFAULT_DIFF_SCHEDULE),
     DEFAULT_DIFF_SCHEDULE,
+    key="physicalBackupDiffSchedule",
     processes=BACKUP,
+    targets=frozenset({"docker"}),
+    stack_allowed=_cron_in_stack(DEFAULT_DIFF_SCHEDULE),
 )
 # Where the backed-up server's files and socket are: pgBackRest reads the data directory itself.
 PHYSICAL_BACKUP_PG_DATA = Setting(

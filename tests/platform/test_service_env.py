@@ -232,6 +232,9 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "backupS3Region": ("eu-central-1", "us-east-1", "EU", "eu central"),
     "backupCipherPassphrase": ("p" * 20, "p" * 1024, "p" * 19, "pass phrase " * 4, "\u00e9" * 30),
+    "physicalBackupFullSchedule": ("30 1 * * 0", "@weekly", "0 2 * * 7", "61 1 * * 0", "weekly"),
+    "physicalBackupDiffSchedule": ("30 1 * * 1-6", "0 */6 * * *", "* * *", ""),
+    "physicalBackupKeepFull": ("1", "2", "100", "0", "101", "two"),
 }
 # The S3 credentials go to boto3 as they are: any text.
 CANDIDATES["backupS3AccessKeyId"] = ("AKIA", "a b", "\u00e9")
@@ -283,3 +286,20 @@ def test_every_value_the_stack_accepts_the_processes_accept() -> None:
 
 def test_every_setting_the_stack_hands_a_container_is_probed() -> None:
     assert {row.key for row in table.SETTINGS if row.key is not None} <= set(CANDIDATES)
+
+
+def test_the_docker_stack_hands_the_physical_backup_settings_to_the_backup_job() -> None:
+    defaults = physical_backup_environment(config())
+    assert defaults["PHYSICAL_BACKUP_FULL_SCHEDULE"] == "30 1 * * 0"
+    assert defaults["PHYSICAL_BACKUP_DIFF_SCHEDULE"] == "30 1 * * 1-6"
+    assert defaults["PHYSICAL_BACKUP_KEEP_FULL"] == "2"
+    chosen = physical_backup_environment(
+        config(
+            physicalBackupFullSchedule="0 3 * * sat",
+            physicalBackupDiffSchedule="0 */6 * * *",
+            physicalBackupKeepFull="4",
+        )
+    )
+    assert chosen["PHYSICAL_BACKUP_FULL_SCHEDULE"] == "0 3 * * sat"
+    assert chosen["PHYSICAL_BACKUP_DIFF_SCHEDULE"] == "0 */6 * * *"
+    assert chosen["PHYSICAL_BACKUP_KEEP_FULL"] == "4"

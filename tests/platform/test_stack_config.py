@@ -212,6 +212,9 @@ INVALID = [
     ("physicalBackupRetentionDays", "0", "a whole number from 1 to 3650"),
     ("archiveTimeoutSeconds", "5", "a whole number from 10 to 3600"),
     ("backupCipherPassphrase", "short", "20 to 1024 printable ASCII characters without spaces"),
+    ("physicalBackupFullSchedule", "0 2 * *", "a cron expression of five fields"),
+    ("physicalBackupDiffSchedule", "0 2 * * 8", "a cron expression of five fields"),
+    ("physicalBackupKeepFull", "0", "a whole number from 1 to 100"),
 ]
 
 
@@ -355,6 +358,11 @@ COMBINED: list[tuple[dict[str, str], str, str]] = [
     (
         {**ON_KUBERNETES, "backupCipherPassphrase": "p" * 32},
         "backupCipherPassphrase",
+        "a setting of learnbot:target docker only",
+    ),
+    (
+        {**ON_KUBERNETES, "physicalBackupKeepFull": "3"},
+        "physicalBackupKeepFull",
         "a setting of learnbot:target docker only",
     ),
     (
