@@ -45,8 +45,13 @@ format: $(INSTALLED) ## rewrite the code in the project's format
 	$(BIN)/ruff format service platform tests bench alerts
 	$(BIN)/ruff check --fix service platform tests bench alerts
 
+# The suite's time is mostly real servers starting and real waits (outages, alert delays), so
+# more processes than cores still pay; a file's tests stay in one process (its fixtures are
+# shared and its servers started once).
+TEST_WORKERS ?= 3
+
 test: lint ## lint, then the whole test suite and its coverage of the service and the program
-	$(BIN)/pytest --cov
+	$(BIN)/pytest --cov --numprocesses=$(TEST_WORKERS) --dist=loadfile
 
 oidc-provider: $(INSTALLED) ## npm ci the account-linking tests' OpenID provider into .cache (the tests do it when first needed)
 	PYTHONPATH=tests $(BIN)/python -m oidc_provider

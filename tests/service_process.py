@@ -148,10 +148,12 @@ def start_server(
     env: Mapping[str, str],
     log_path: Path,
     *,
-    timeout: float = 30,
+    timeout: float = 90,
     python: str | Path = sys.executable,
 ) -> Server:
-    """Starts `learnbot serve` as its own process and waits until /health answers."""
+    """Starts `learnbot serve` as its own process and waits until /health answers. A start
+    imports the whole service twice (main process and worker), seconds of CPU each; with the
+    suite on several processes of a two-core machine, one can take well over 30 s."""
     server = launch_server(env, log_path, python=python)
     process = server.process
     deadline = time.monotonic() + timeout
