@@ -5,6 +5,7 @@ command line) stays with `service_process`."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -39,3 +40,6 @@ async def app_client(env: Mapping[str, str]) -> AsyncIterator[httpx.AsyncClient]
         await to_app.put({"type": "lifespan.shutdown"})
         await lifespan
         Sanic._app_registry.pop(app.name, None)
+        # A worker keeps what it made at start out of the collector for its life (gc.freeze);
+        # this process goes on to other tests.
+        gc.unfreeze()
