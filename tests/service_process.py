@@ -64,6 +64,15 @@ class Server:
         """The live (not zombie) processes of the service: the main process and its workers."""
         return live_processes_in_groups({self.process.pid})
 
+    def wait_until_workers_ready(self, workers: int, timeout: float = 60) -> None:
+        """Until every worker has logged Sanic's `Worker ready`: /health answers as soon as the
+        first one does, while the others may still be starting."""
+        deadline = time.monotonic() + timeout
+        while self.log().count('"Worker ready [') < workers:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{workers} workers not ready in {timeout} s:\n{self.log()}")
+            time.sleep(0.1)
+
     def wait_until_gone(self, timeout: float) -> float:
         """Seconds until no process of the service is left; AssertionError after timeout."""
         started = time.monotonic()

@@ -27,10 +27,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def serving(env: dict[str, str], log_path: Path) -> Server:
     server = start_server(env, log_path, timeout=60)
-    workers = int(env["WORKERS"])
-    assert wait_until(lambda: server.log().count('"Worker ready [') == workers, timeout=60), (
-        server.log()
-    )
+    server.wait_until_workers_ready(int(env["WORKERS"]))
     return server
 
 

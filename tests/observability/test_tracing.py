@@ -22,7 +22,6 @@ from service_process import (
     server_env,
     start_server,
 )
-from waiting import wait_until
 
 # Spans leave the service a tenth of a second after they end, not five seconds.
 QUICK_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "100"}
@@ -154,9 +153,7 @@ def test_every_worker_sends_the_spans_still_queued_when_the_service_stops(
         # still be starting, and a stop then would test the start-up, not the export.
         server = start_server(env, tmp_path / "server.log", timeout=60)
         try:
-            assert wait_until(lambda: server.log().count('"Worker ready [') == 2, timeout=60), (
-                server.log()
-            )
+            server.wait_until_workers_ready(2)
             # Each on a connection of its own, so that either worker may take it.
             for _ in range(6):
                 sign_in(server)
