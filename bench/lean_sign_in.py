@@ -28,6 +28,7 @@ LAST_SEEN = timedelta(seconds=300)
 MAX_AGE_SECONDS = 86400
 PROFILE = ("username", "first_name", "last_name", "language_code", "is_premium", "photo_url")
 COLUMNS = "id, telegram_id, " + ", ".join(PROFILE) + ", last_seen_at"
+SELECT = f"SELECT {COLUMNS} FROM users WHERE telegram_id = %s"  # noqa: S608 - constant columns
 UPSERT = f"""
     INSERT INTO users (telegram_id, {", ".join(PROFILE)}, created_at, last_seen_at)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -80,10 +81,7 @@ async def sign_in(request: Request) -> HTTPResponse:
     profile = tuple(user.get(key, False if key == "is_premium" else None) for key in PROFILE)
     now = datetime.now(UTC)
     async with app.ctx.pool.connection() as connection:
-        cursor = await connection.execute(
-            f"SELECT {COLUMNS} FROM users WHERE telegram_id = %s",  # noqa: S608
-            (user["id"],),
-        )
+        cursor = await connection.execute(SELECT, (user["id"],))
         row = await cursor.fetchone()
         if row is None or tuple(row[2:8]) != profile or now - row[8] >= LAST_SEEN:
             cursor = await connection.execute(UPSERT, (user["id"], *profile, now, now))
