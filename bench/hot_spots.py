@@ -32,9 +32,9 @@ from bench.users import bot_token, fresh_first_id, sign_users
 CONCERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
-        ("pool: health check on every checkout", r"AsyncConnectionPool\.check_connection "),
-        ("pool: checkout and return", r"psycopg_pool/"),
-        ("database: queries (psycopg)", r"psycopg/"),
+        ("pool: idle check", r"IdleConnectionCheck\.check "),
+        ("pool: checkout and return", r"asyncpg/pool\.py|_checkout"),
+        ("database: queries (asyncpg)", r"asyncpg/"),
         ("database: SQLite thread hand-off", r"learnbot/storage/sqlite\.py|concurrent/futures"),
         ("Telegram verification", r"learnbot/auth/"),
         ("metrics (prometheus_client)", r"prometheus_client/"),

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from psycopg_pool import AsyncConnectionPool
+import asyncpg
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -28,10 +28,10 @@ LAST_SEEN = timedelta(seconds=300)
 MAX_AGE_SECONDS = 86400
 PROFILE = ("username", "first_name", "last_name", "language_code", "is_premium", "photo_url")
 COLUMNS = "id, telegram_id, " + ", ".join(PROFILE) + ", last_seen_at"
-SELECT = f"SELECT {COLUMNS} FROM users WHERE telegram_id = %s"  # noqa: S608 - constant columns
+SELECT = f"SELECT {COLUMNS} FROM users WHERE telegram_id = $1"  # noqa: S608 - constant columns
 UPSERT = f"""
     INSERT INTO users (telegram_id, {", ".join(PROFILE)}, created_at, last_seen_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
     ON CONFLICT (telegram_id) DO UPDATE SET
         username = excluded.username, first_name = excluded.first_name,
         last_name = excluded.last_name, language_code = excluded.language_code,
@@ -62,10 +62,14 @@ def verified_user(raw: str) -> dict[str, object] | None:
 @app.before_server_start
 async def open_pool(app: Sanic[Any, Any]) -> None:
     size = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
-    app.ctx.pool = AsyncConnectionPool(
-        os.environ["DATABASE_URL"], min_size=size, max_size=size, open=False
+    # The service's driver, without its idle check or deadlines; no reset query on release.
+    app.ctx.pool = await asyncpg.create_pool(
+        os.environ["DATABASE_URL"], min_size=size, max_size=size, reset=_no_reset
     )
-    await app.ctx.pool.open(wait=True)
+
+
+async def _no_reset(connection: object) -> None:
+    pass
 
 
 @app.after_server_stop
@@ -80,12 +84,10 @@ async def sign_in(request: Request) -> HTTPResponse:
         return json_response({"error": "invalid init data"}, status=401)
     profile = tuple(user.get(key, False if key == "is_premium" else None) for key in PROFILE)
     now = datetime.now(UTC)
-    async with app.ctx.pool.connection() as connection:
-        cursor = await connection.execute(SELECT, (user["id"],))
-        row = await cursor.fetchone()
+    async with app.ctx.pool.acquire() as connection:
+        row = await connection.fetchrow(SELECT, user["id"])
         if row is None or tuple(row[2:8]) != profile or now - row[8] >= LAST_SEEN:
-            cursor = await connection.execute(UPSERT, (user["id"], *profile, now, now))
-            row = await cursor.fetchone() or row
+            row = await connection.fetchrow(UPSERT, user["id"], *profile, now) or row
     assert row is not None
     return json_response({"user": {"id": row[0], "telegram_id": row[1], "first_name": row[3]}})
 

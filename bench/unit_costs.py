@@ -18,10 +18,10 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import asyncpg
 from limits import parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from psycopg_pool import AsyncConnectionPool
 
 from bench.run import Options, bench_database, postgres_refusal
 from bench.users import bot_token, fresh_first_id, sign_users
@@ -114,17 +114,28 @@ async def postgres(database_url: str) -> list[tuple[str, float]]:
     telegram_id = fresh_first_id()
     profile = TelegramProfile(telegram_id, "Bench", None, None, "en", False, None)
     user = (await store.upsert_user(profile, datetime.now(UTC))).user
+    results = [
+        (
+            "the store's get_user (checkout, idle rule, deadline)",
+            await async_cpu_us(lambda: store.get_user(telegram_id)),
+        ),
+    ]
     await store.close()
     conninfo = "postgresql://" + database_url.split("://", 1)[1]
-    results = []
-    for label, check in (
-        ("with check=check_connection on every checkout", AsyncConnectionPool.check_connection),
+
+    async def check(connection: object) -> None:
+        await connection.execute("SELECT 1")  # type: ignore[attr-defined]
+
+    async def no_reset(connection: object) -> None:
+        pass
+
+    for label, setup in (
+        ("with a check on every checkout", check),
         ("without a check (as the service under load)", None),
     ):
-        pool: AsyncConnectionPool = AsyncConnectionPool(
-            conninfo, kwargs={"autocommit": True}, min_size=1, max_size=1, check=check, open=False
+        pool = await asyncpg.create_pool(
+            conninfo, min_size=1, max_size=1, setup=setup, reset=no_reset
         )
-        await pool.open(wait=True)
         results += [
             (f"{name}, {label}", us) for name, us in await _round_trips(pool, telegram_id, user.id)
         ]
@@ -133,46 +144,42 @@ async def postgres(database_url: str) -> list[tuple[str, float]]:
 
 
 async def _round_trips(
-    pool: AsyncConnectionPool, telegram_id: int, user_id: int
+    pool: asyncpg.Pool[asyncpg.Record], telegram_id: int, user_id: int
 ) -> list[tuple[str, float]]:
     async def get_user() -> object:
-        async with pool.connection() as connection:
-            cursor = await connection.execute(
-                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = %s",  # noqa: S608
-                (telegram_id,),
+        async with pool.acquire() as connection:
+            return await connection.fetchrow(
+                f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = $1",  # noqa: S608
+                telegram_id,
             )
-            return await cursor.fetchone()
 
     async def me_two_checkouts() -> object:
         await get_user()
-        async with pool.connection() as connection:
-            cursor = await connection.execute(
+        async with pool.acquire() as connection:
+            return await connection.fetch(
                 "SELECT provider, external_id, display_name, linked_at FROM linked_accounts "
-                "WHERE user_id = %s ORDER BY provider",
-                (user_id,),
+                "WHERE user_id = $1 ORDER BY provider",
+                user_id,
             )
-            return await cursor.fetchall()
 
     async def me_one_query() -> object:
-        async with pool.connection() as connection:
-            cursor = await connection.execute(
+        async with pool.acquire() as connection:
+            return await connection.fetchrow(
                 f"SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))}, "  # noqa: S608
                 "coalesce(json_agg(json_build_array(a.provider, a.external_id, "
                 "a.display_name, a.linked_at) ORDER BY a.provider) "
                 "FILTER (WHERE a.id IS NOT NULL), '[]') "
                 "FROM users u LEFT JOIN linked_accounts a ON a.user_id = u.id "
-                "WHERE u.telegram_id = %s GROUP BY u.id",
-                (telegram_id,),
+                "WHERE u.telegram_id = $1 GROUP BY u.id",
+                telegram_id,
             )
-            return await cursor.fetchone()
 
     async def update() -> object:
-        async with pool.connection() as connection:
-            cursor = await connection.execute(
-                "UPDATE users SET last_seen_at = now() WHERE telegram_id = %s RETURNING id",
-                (telegram_id,),
+        async with pool.acquire() as connection:
+            return await connection.fetchrow(
+                "UPDATE users SET last_seen_at = now() WHERE telegram_id = $1 RETURNING id",
+                telegram_id,
             )
-            return await cursor.fetchone()
 
     return [
         ("get_user, one checkout", await async_cpu_us(get_user)),

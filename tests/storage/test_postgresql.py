@@ -3,8 +3,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -217,13 +220,8 @@ async def test_calls_under_way_when_the_service_stops_end_within_the_time_it_lea
 async def test_a_statement_that_outlasts_the_timeout_is_a_storage_error(
     postgres_url: str,
 ) -> None:
-    store = open_store(postgres_url, timeout=1)
-    await store.open()
-    try:
-        await store.migrate()
-        await store.upsert_user(TelegramProfile(1, "Ada"), T0)
-        with psycopg.connect(postgres_url) as locker:
-            locker.execute("SELECT * FROM users WHERE telegram_id = 1 FOR UPDATE")
+    async with _store_of_ada(postgres_url, timeout=1) as store:
+        with _row_of_ada_locked(postgres_url):
             started = time.monotonic()
             with pytest.raises(StorageError):
                 await store.set_blocked(1, True)
@@ -232,20 +230,46 @@ async def test_a_statement_that_outlasts_the_timeout_is_a_storage_error(
         blocked = await store.set_blocked(1, True)
         assert blocked is not None
         assert blocked.is_blocked
+
+
+@asynccontextmanager
+async def _store_of_ada(postgres_url: str, **options: Any) -> AsyncIterator[PostgresUserStore]:
+    """An open store whose one user, Telegram id 1, is Ada."""
+    store = open_store(postgres_url, **options)
+    assert isinstance(store, PostgresUserStore)
+    await store.open()
+    try:
+        await store.migrate()
+        await store.upsert_user(TelegramProfile(1, "Ada"), T0)
+        yield store
     finally:
         await store.close()
 
 
+@contextmanager
+def _row_of_ada_locked(postgres_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """Another session holds Ada's row lock until the block ends or it rolls back."""
+    with psycopg.connect(postgres_url) as locker:
+        locker.execute("SELECT * FROM users WHERE telegram_id = 1 FOR UPDATE")
+        yield locker
+
+
+def _server_count(postgres_url: str, query: str) -> int:
+    """The one number `query` answers, asked on a connection of its own."""
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        row = admin.execute(query.encode()).fetchone()
+    assert row is not None
+    count: int = row[0]
+    return count
+
+
 def _terminate_store_connections(postgres_url: str) -> int:
     """Ends the store's server processes, as a PostgreSQL restart would."""
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        row = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'learnbot' AND datname = current_database()"
-        ).fetchone()
-    assert row is not None
-    ended: int = row[0]
-    return ended
+    return _server_count(
+        postgres_url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = 'learnbot' AND datname = current_database()",
+    )
 
 
 async def test_connections_in_steady_use_are_handed_out_without_a_check(
@@ -289,3 +313,127 @@ async def test_a_connection_that_died_in_use_fails_one_request_then_is_replaced(
         await postgres_store.get_user(8)
     user = await postgres_store.get_user(8)
     assert user is not None
+
+
+async def test_connections_detect_a_peer_gone_silent(postgres_store: PostgresUserStore) -> None:
+    """TCP keepalives after `timeout` seconds idle, and tcp_user_timeout: a partition ends the
+    connection instead of leaving a call waiting on it."""
+    async with postgres_store._connection() as connection:
+        sock = connection.tcp_socket()
+        assert sock is not None, "the test database is reached over TCP"
+        options = {
+            "keepalive": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            "idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            "count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            "user timeout": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+        }
+    assert options == {"keepalive": 1, "idle": 5, "count": 3, "user timeout": 5000}
+
+
+async def test_sessions_run_in_utc_with_the_statement_timeout_and_the_services_name(
+    postgres_store: PostgresUserStore,
+) -> None:
+    async with postgres_store._connection() as connection:
+        settings = await connection.fetchrow(
+            "SELECT current_setting('TimeZone'), current_setting('statement_timeout'), "
+            "current_setting('application_name')"
+        )
+    assert tuple(settings) == ("UTC", "5s", "learnbot")
+
+
+class _LateServer:
+    """A port that refuses connections until `open()`, then forwards them to PostgreSQL."""
+
+    def __init__(self, target_url: str) -> None:
+        parts = urlsplit(target_url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.port = _closed_port()
+        self.url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{self.port}"))
+        self._server: asyncio.Server | None = None
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except ConnectionError:
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+
+async def test_a_call_made_while_the_server_refuses_succeeds_once_it_answers_in_time(
+    postgres_store: PostgresUserStore, postgres_url: str
+) -> None:
+    """A restart refuses connections for a moment: the call waits within its deadline."""
+    await postgres_store.upsert_user(TelegramProfile(9, "Ada"), T0)
+    late = _LateServer(postgres_url)
+    store = open_store(late.url, timeout=5)
+    await store.open()
+    try:
+        call = asyncio.ensure_future(store.get_user(9))
+        await asyncio.sleep(0.8)
+        assert not call.done()
+        await late.open()
+        user = await asyncio.wait_for(call, 4)
+        assert user is not None
+        assert user.first_name == "Ada"
+    finally:
+        await store.close()
+        await late.close()
+
+
+async def test_calls_waiting_for_a_connection_are_counted(postgres_url: str) -> None:
+    async with _store_of_ada(postgres_url, pool_size=1, timeout=3) as store:
+        with _row_of_ada_locked(postgres_url) as locker:
+            holding = asyncio.ensure_future(store.set_blocked(1, True))
+            await asyncio.sleep(0.3)
+            waiting = asyncio.ensure_future(store.get_user(1))
+            await asyncio.sleep(0.3)
+            stats = store.pool_stats()
+            locker.rollback()
+        await holding
+        await waiting
+        assert stats == {"size": 1, "available": 0, "waiting": 1, "max": 1}
+        assert store.pool_stats()["waiting"] == 0
+
+
+def _committed_transactions(postgres_url: str) -> int:
+    return _server_count(
+        postgres_url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    )
+
+
+async def test_a_call_costs_its_statements_and_nothing_more(postgres_url: str) -> None:
+    """A connection goes back to the pool without a reset query: a read by Telegram id is one
+    statement on the server, not two."""
+    store = open_store(postgres_url, pool_size=1)
+    await store.open()
+    await store.migrate()
+    await store.get_user(1)
+    await store.close()
+    await asyncio.sleep(1.5)  # the server counts a session's transactions when it ends
+    before = _committed_transactions(postgres_url)
+
+    await store.open()
+    for _ in range(100):
+        await store.get_user(1)
+    await store.close()
+    await asyncio.sleep(1.5)
+    after = _committed_transactions(postgres_url)
+
+    # 100 reads, the new connection's idle check and the count's own reading session.
+    assert 100 <= after - before <= 110

@@ -21,6 +21,25 @@ USER_COLUMNS = (
     "photo_url, is_blocked, created_at, last_seen_at, locale, source"
 )
 
+# The columns a sign-in writes from its TelegramProfile, in the order of profile_values().
+PROFILE_COLUMNS = (
+    "telegram_id, username, first_name, last_name, language_code, is_premium, photo_url"
+)
+
+
+def profile_values(profile: TelegramProfile) -> tuple[object, ...]:
+    """The profile's values for PROFILE_COLUMNS."""
+    return (
+        profile.telegram_id,
+        profile.username,
+        profile.first_name,
+        profile.last_name,
+        profile.language_code,
+        profile.is_premium,
+        profile.photo_url,
+    )
+
+
 # A returning user's sign-in writes when their profile changed or last_seen_at is older than
 # this; otherwise it only reads, so last_seen_at is accurate to this interval.
 LAST_SEEN_INTERVAL = timedelta(minutes=5)

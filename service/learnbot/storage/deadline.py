@@ -16,8 +16,9 @@ ABANDONED_GRACE_SECONDS = 1.0
 class Deadline:
     """Bounds a database operation from outside, with the client's own clock.
 
-    `asyncio.timeout` is not enough: psycopg meets a cancellation by asking the server to cancel
-    the query and waiting for that, which a hung server never answers. Here the caller gets its
+    `asyncio.timeout` is not enough: asyncpg meets a cancellation by asking the server to cancel
+    the query, and the connection goes back to the pool only once the server has answered, which
+    a hung server never does. Here the caller gets its
     StorageError on time and the cancelled operation winds down in the background.
     """
 
@@ -67,7 +68,7 @@ class Deadline:
             task.exception()  # retrieved, so that asyncio does not report it as lost
 
     async def close(self) -> None:
-        """Cancels the abandoned operations again: psycopg then drops their connections."""
+        """Cancels the abandoned operations again: asyncpg then drops their connections."""
         abandoned = list(self._abandoned)
         for task in abandoned:
             task.cancel()

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from learnbot.storage.models import MigrationState
-
-if TYPE_CHECKING:
-    from psycopg import AsyncConnection
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -92,14 +89,14 @@ def sqlite_migration_state(connection: sqlite3.Connection) -> MigrationState:
     return MigrationState(applied=int(applied), latest=latest_version("sqlite"))
 
 
-async def migrate_postgresql(connection: AsyncConnection[Any]) -> list[int]:
-    """Expects a connection in autocommit mode."""
+async def migrate_postgresql(connection: Any) -> list[int]:
+    """Expects an asyncpg connection outside a transaction."""
     applied: list[int] = []
     for migration in discover("postgresql"):
         async with connection.transaction():
             # A migration, or waiting for another replica's, may outlast the per-statement limit.
             await connection.execute("SET LOCAL statement_timeout = 0")
-            await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK_KEY,))
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", _ADVISORY_LOCK_KEY)
             await connection.execute(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -109,29 +106,30 @@ async def migrate_postgresql(connection: AsyncConnection[Any]) -> list[int]:
                 )
                 """
             )
-            cursor = await connection.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
+            done = await connection.fetchval(
+                "SELECT 1 FROM schema_migrations WHERE version = $1", migration.version
             )
-            if await cursor.fetchone() is None:
-                # Without parameters psycopg sends the file as one simple query: many statements.
-                await connection.execute(migration.sql.encode())
+            if done is None:
+                # Without arguments asyncpg sends the file as one simple query: many statements.
+                await connection.execute(migration.sql)
                 await connection.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
-                    (migration.version, migration.name, _now()),
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    _now(),
                 )
                 applied.append(migration.version)
     return applied
 
 
-async def postgresql_migration_state(connection: AsyncConnection[Any]) -> MigrationState:
-    cursor = await connection.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
-    row = await cursor.fetchone()
+async def postgresql_migration_state(connection: Any) -> MigrationState:
+    """Expects an asyncpg connection."""
     applied = 0
-    if row is not None and row[0]:
-        cursor = await connection.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        row = await cursor.fetchone()
-        applied = int(row[0]) if row is not None else 0
-    return MigrationState(applied=applied, latest=latest_version("postgresql"))
+    if await connection.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        applied = await connection.fetchval(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations"
+        )
+    return MigrationState(applied=int(applied), latest=latest_version("postgresql"))
 
 
 def _sqlite_statements(script: str) -> Iterator[str]:

@@ -1,22 +1,26 @@
+"""The PostgreSQL store, on asyncpg: a pool of connections, each call bounded by the Deadline."""
+
 from __future__ import annotations
 
+import asyncio
+import json
 import math
+import socket
 import time
-import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import AsyncConnection
-from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+import asyncpg
+from asyncpg import exceptions as pg
 
 from learnbot.storage import migrations
 from learnbot.storage.base import (
     ACCOUNT_COLUMNS,
     LAST_SEEN_INTERVAL,
     OAUTH_STATE_COLUMNS,
+    PROFILE_COLUMNS,
     PRUNE_EVERY,
     UPDATES_KEPT,
     USER_COLUMNS,
@@ -24,6 +28,7 @@ from learnbot.storage.base import (
     StorageError,
     UserStore,
     oauth_state,
+    profile_values,
     sign_in_writes,
 )
 from learnbot.storage.cursor import decode_cursor, encode_cursor
@@ -38,12 +43,60 @@ from learnbot.storage.models import (
     UserPage,
 )
 
-_Connection = AsyncConnection[TupleRow]
 # A connection back from a request this recently is handed out again without a check.
 FRESH_SECONDS = 1.0
+# A checkout that could not connect tries again after these pauses, until its deadline.
+_RETRY_PAUSES = (0.0, 0.05, 0.1, 0.2, 0.4)
+_RETRY_PAUSE_MAX = 0.5
+
+# What says the database cannot be used right now, rather than that a statement was wrong:
+# the connection broke or was refused, the server is starting, stopping or out of connections,
+# or the statement was cancelled (statement_timeout).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    pg.PostgresConnectionError,
+    pg.OperatorInterventionError,
+    pg.InsufficientResourcesError,
+    pg.PostgresSystemError,
+)
+# Opening a connection fails for these too: a wrong password, a missing database, a bad setting.
+_CONNECT_FAILED: tuple[type[BaseException], ...] = (
+    *_UNAVAILABLE,
+    pg.PostgresError,
+    pg.InterfaceError,
+)
+
+_USER_BY_TELEGRAM_ID = f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = $1"  # noqa: S608 - a constant column list
 
 
-_USER_BY_TELEGRAM_ID = f"SELECT {USER_COLUMNS} FROM users WHERE telegram_id = %s"  # noqa: S608 - a constant column list
+if TYPE_CHECKING:
+    _AsyncpgConnection = asyncpg.Connection[asyncpg.Record]
+else:
+    _AsyncpgConnection = asyncpg.Connection
+
+
+class Connection(_AsyncpgConnection):
+    """An asyncpg connection that knows when it last went back to the pool."""
+
+    returned_at = -math.inf
+
+    def tcp_socket(self) -> Any:
+        """The connection's socket when it is a TCP one (not a Unix socket), else None."""
+        # asyncpg keeps its transport to itself; asyncio's transports all name their socket.
+        sock = self._transport.get_extra_info("socket")  # type: ignore[attr-defined]
+        if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return None
+        return sock
+
+    def detect_dead_peer(self, timeout: float) -> None:
+        """TCP keepalives and a user timeout: a peer gone silent (a partition, a dead host)
+        ends the connection instead of leaving it waiting."""
+        sock = self.tcp_socket()
+        if sock is None:
+            return  # a Unix socket has no peer to lose
+        for level, option, value in dead_peer_detection(timeout):
+            sock.setsockopt(level, option, value)
 
 
 class IdleConnectionCheck:
@@ -53,23 +106,25 @@ class IdleConnectionCheck:
 
     def __init__(self, fresh_seconds: float = FRESH_SECONDS) -> None:
         self._fresh_seconds = fresh_seconds
-        self._returned: weakref.WeakKeyDictionary[_Connection, float] = weakref.WeakKeyDictionary()
+        self._distrusted_at = -math.inf
         self.checks = 0
 
-    async def returned(self, connection: _Connection) -> None:
-        self._returned[connection] = time.monotonic()
+    async def returned(self, connection: Any) -> None:
+        connection.returned_at = time.monotonic()
 
     def distrust_all(self) -> None:
         """After one connection broke, its neighbours likely did too (the server restarted):
         each is checked before its next use."""
-        self._returned.clear()
+        self._distrusted_at = time.monotonic()
 
-    async def check(self, connection: _Connection) -> None:
-        returned = self._returned.get(connection)
-        if returned is not None and time.monotonic() - returned < self._fresh_seconds:
+    async def check(self, connection: Any) -> None:
+        """Called with the pool's proxy of a Connection, which reads its attributes."""
+        returned: float = connection.returned_at
+        if returned > self._distrusted_at and time.monotonic() - returned < self._fresh_seconds:
             return
         self.checks += 1
-        await AsyncConnectionPool.check_connection(connection)
+        # A failure here closes the connection; the checkout then takes another one.
+        await connection.execute("SELECT 1")
 
 
 class PostgresUserStore(UserStore):
@@ -85,52 +140,55 @@ class PostgresUserStore(UserStore):
         self._last_seen_interval = last_seen_interval
         self._pool_size = pool_size
         self._timeout = timeout
-        self._pool: AsyncConnectionPool[_Connection] | None = None
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._waiting = 0
         self.idle_check = IdleConnectionCheck()
         self.deadline = Deadline(timeout)
 
     async def open(self) -> None:
-        self._pool = AsyncConnectionPool(
+        # min_size 0: nothing connects here, so the service starts, and reports not ready,
+        # while the database is down; connections open as requests need them.
+        self._pool = await asyncpg.create_pool(
             self._conninfo,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": max(2, math.ceil(self._timeout)),
-                "options": f"-c statement_timeout={round(self._timeout * 1000)} -c TimeZone=UTC",
-                "application_name": "learnbot",
-                **dead_peer_detection(self._timeout),
-            },
-            min_size=1,
+            min_size=0,
             max_size=self._pool_size,
-            timeout=self._timeout,
-            check=self.idle_check.check,
+            connection_class=Connection,
+            init=self._prepare,
+            setup=self.idle_check.check,
+            # Instead of asyncpg's reset query, a round trip on every release: the store's calls
+            # leave no session state behind (a transaction is rolled back by asyncpg itself).
             reset=self.idle_check.returned,
-            # Give up a reconnection cycle quickly; the next request starts a fresh attempt, so
-            # the pool finds a database that came back within seconds, not after a long backoff.
-            reconnect_timeout=self._timeout,
-            name="learnbot",
-            open=False,
+            timeout=max(2, math.ceil(self._timeout)),
+            server_settings={
+                "application_name": "learnbot",
+                "statement_timeout": str(round(self._timeout * 1000)),
+                "TimeZone": "UTC",
+            },
         )
-        # Without waiting: the service starts, and reports not ready, while the database is down.
-        await self._pool.open(wait=False)
+
+    async def _prepare(self, connection: Any) -> None:
+        connection.detect_dead_peer(self._timeout)
 
     def end_calls_within(self, seconds: float) -> None:
         self.deadline.end_within(seconds)
 
     async def close(self) -> None:
         await self.deadline.close()
-        if self._pool is not None:
-            await self._pool.close(timeout=self._timeout)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), self._timeout)
+            except TimeoutError:
+                pool.terminate()  # a connection still held by a call to a hung server
 
     def pool_stats(self) -> dict[str, int]:
         if self._pool is None:
             return {"size": 0, "available": 0, "waiting": 0, "max": self._pool_size}
-        stats = self._pool.get_stats()
         return {
-            "size": stats.get("pool_size", 0),
-            "available": stats.get("pool_available", 0),
-            "waiting": stats.get("requests_waiting", 0),
-            "max": stats.get("pool_max", self._pool_size),
+            "size": self._pool.get_size(),
+            "available": self._pool.get_idle_size(),
+            "waiting": self._waiting,
+            "max": self._pool.get_max_size(),
         }
 
     async def migrate(self) -> list[int]:
@@ -147,20 +205,16 @@ class PostgresUserStore(UserStore):
         async with self._connection() as connection:
             # Most sign-ins are a returning user whose profile has not changed: one read, no
             # write and no row lock, so one user's concurrent requests never queue on the row.
-            cursor = await connection.execute(_USER_BY_TELEGRAM_ID, (profile.telegram_id,))
-            stored = await cursor.fetchone()
+            stored = await connection.fetchrow(_USER_BY_TELEGRAM_ID, profile.telegram_id)
             user = None if stored is None else _user(stored)
             if user is not None and not sign_in_writes(
                 user, profile, _utc(seen_at), self._last_seen_interval
             ):
                 return SignIn(user=user, created=False)
-            cursor = await connection.execute(
+            row = await connection.fetchrow(
                 f"""
-                INSERT INTO users (
-                    telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, created_at, last_seen_at
-                )
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                INSERT INTO users ({PROFILE_COLUMNS}, created_at, last_seen_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
                 ON CONFLICT (telegram_id) DO UPDATE SET
                     username = excluded.username,
                     first_name = excluded.first_name,
@@ -173,34 +227,22 @@ class PostgresUserStore(UserStore):
                 RETURNING
                     {USER_COLUMNS}, (xmax = 0) AS created
                 """,  # noqa: S608 - a constant column list
-                (
-                    profile.telegram_id,
-                    profile.username,
-                    profile.first_name,
-                    profile.last_name,
-                    profile.language_code,
-                    profile.is_premium,
-                    profile.photo_url,
-                    _utc(seen_at),
-                    _utc(seen_at),
-                ),
+                *profile_values(profile),
+                _utc(seen_at),
             )
-            row = await cursor.fetchone()
             if row is None:
                 # A blocked user's sign-in writes nothing; only then a second query reads them.
-                cursor = await connection.execute(
-                    f"SELECT {USER_COLUMNS}, FALSE FROM users WHERE telegram_id = %s",  # noqa: S608 - a constant column list
-                    (profile.telegram_id,),
+                row = await connection.fetchrow(
+                    f"SELECT {USER_COLUMNS}, FALSE FROM users WHERE telegram_id = $1",  # noqa: S608 - a constant column list
+                    profile.telegram_id,
                 )
-                row = await cursor.fetchone()
         assert row is not None
         return SignIn(user=_user(row), created=row[13])
 
     @within_deadline
     async def get_user(self, telegram_id: int) -> User | None:
         async with self._connection() as connection:
-            cursor = await connection.execute(_USER_BY_TELEGRAM_ID, (telegram_id,))
-            row = await cursor.fetchone()
+            row = await connection.fetchrow(_USER_BY_TELEGRAM_ID, telegram_id)
         return None if row is None else _user(row)
 
     @within_deadline
@@ -208,7 +250,7 @@ class PostgresUserStore(UserStore):
         self, telegram_id: int
     ) -> tuple[User, list[LinkedAccount]] | None:
         async with self._connection() as connection:
-            cursor = await connection.execute(
+            row = await connection.fetchrow(
                 f"""
                 SELECT
                     {USER_COLUMNS},
@@ -226,13 +268,13 @@ class PostgresUserStore(UserStore):
                         WHERE user_id = users.id
                     )
                 FROM users
-                WHERE telegram_id = %s
+                WHERE telegram_id = $1
                 """,  # noqa: S608 - a constant column list
-                (telegram_id,),
+                telegram_id,
             )
-            row = await cursor.fetchone()
         if row is None:
             return None
+        # asyncpg hands json over as its text.
         accounts = [
             LinkedAccount(
                 provider=provider,
@@ -241,23 +283,22 @@ class PostgresUserStore(UserStore):
                 linked_at=datetime.fromisoformat(linked_at).astimezone(UTC),
                 verified=verified,
             )
-            for provider, external_id, display_name, linked_at, verified in row[13]
+            for provider, external_id, display_name, linked_at, verified in json.loads(row[13])
         ]
         return _user(row), accounts
 
     @within_deadline
     async def list_accounts(self, user_id: int) -> list[LinkedAccount]:
         async with self._connection() as connection:
-            cursor = await connection.execute(
+            rows = await connection.fetch(
                 f"""
                 SELECT {ACCOUNT_COLUMNS}
                 FROM linked_accounts
-                WHERE user_id = %s
+                WHERE user_id = $1
                 ORDER BY provider
                 """,  # noqa: S608 - a constant column list
-                (user_id,),
+                user_id,
             )
-            rows = await cursor.fetchall()
         return [_account(row) for row in rows]
 
     @within_deadline
@@ -277,8 +318,8 @@ class PostgresUserStore(UserStore):
                 row = await self._insert_or_rename_link(
                     user_id, provider, external_id, display_name, linked, verified
                 )
-            except psycopg.errors.UniqueViolation as exc:
-                if exc.diag.constraint_name != "linked_accounts_user_id_provider_key":
+            except pg.UniqueViolationError as exc:
+                if exc.constraint_name != "linked_accounts_user_id_provider_key":
                     raise
                 # A racing insert of this very link trips this index before the arbiter sees
                 # it; once that insert has committed, the retry takes the relink path.
@@ -296,7 +337,7 @@ class PostgresUserStore(UserStore):
         display_name: str | None,
         linked_at: datetime,
         verified: bool,
-    ) -> TupleRow | None:
+    ) -> asyncpg.Record | None:
         """Returns None when another user holds the account."""
         async with self._connection() as connection, connection.transaction():
             if verified:
@@ -305,98 +346,103 @@ class PostgresUserStore(UserStore):
                 await connection.execute(
                     """
                     DELETE FROM linked_accounts
-                    WHERE provider = %(provider)s AND NOT verified
+                    WHERE provider = $1 AND NOT verified
                         AND (
-                            (external_id = %(external_id)s AND user_id <> %(user_id)s)
-                            OR (user_id = %(user_id)s AND external_id <> %(external_id)s)
+                            (external_id = $2 AND user_id <> $3)
+                            OR (user_id = $3 AND external_id <> $2)
                         )
                     """,
-                    {"provider": provider, "external_id": external_id, "user_id": user_id},
+                    provider,
+                    external_id,
+                    user_id,
                 )
-            cursor = await connection.execute(
+            row: asyncpg.Record | None = await connection.fetchrow(
                 f"""
                 INSERT INTO linked_accounts
                     (user_id, provider, external_id, display_name, linked_at, verified)
-                VALUES (%s, %s, %s, %s, %s, %s)
+                VALUES ($1, $2, $3, $4, $5, $6)
                 ON CONFLICT (provider, external_id) DO UPDATE
                     SET display_name = excluded.display_name,
                         verified = linked_accounts.verified OR excluded.verified
                     WHERE linked_accounts.user_id = excluded.user_id
                 RETURNING {ACCOUNT_COLUMNS}, (xmax = 0) AS created
                 """,  # noqa: S608 - a constant column list
-                (user_id, provider, external_id, display_name, linked_at, verified),
+                user_id,
+                provider,
+                external_id,
+                display_name,
+                linked_at,
+                verified,
             )
-            return await cursor.fetchone()
+            return row
 
     @within_deadline
     async def save_oauth_state(self, state: OAuthState) -> None:
         async with self._connection() as connection, connection.transaction():
             await connection.execute(
-                "DELETE FROM oauth_states WHERE expires_at <= %s", (_utc(state.created_at),)
+                "DELETE FROM oauth_states WHERE expires_at <= $1", _utc(state.created_at)
             )
             await connection.execute(
                 f"""
                 INSERT INTO oauth_states ({OAUTH_STATE_COLUMNS})
-                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
                 """,  # noqa: S608 - a constant column list
-                (
-                    state.state_hash,
-                    state.user_id,
-                    state.provider,
-                    state.code_verifier,
-                    state.nonce,
-                    _utc(state.created_at),
-                    _utc(state.expires_at),
-                ),
+                state.state_hash,
+                state.user_id,
+                state.provider,
+                state.code_verifier,
+                state.nonce,
+                _utc(state.created_at),
+                _utc(state.expires_at),
             )
 
     @within_deadline
     async def take_oauth_state(self, state_hash: str) -> OAuthState | None:
         async with self._connection() as connection:
-            cursor = await connection.execute(
-                f"DELETE FROM oauth_states WHERE state_hash = %s RETURNING {OAUTH_STATE_COLUMNS}",  # noqa: S608 - a constant column list
-                (state_hash,),
+            row = await connection.fetchrow(
+                f"DELETE FROM oauth_states WHERE state_hash = $1 RETURNING {OAUTH_STATE_COLUMNS}",  # noqa: S608 - a constant column list
+                state_hash,
             )
-            row = await cursor.fetchone()
         return None if row is None else oauth_state(row, _utc)
 
     @within_deadline
     async def unlink_account(self, user_id: int, provider: str) -> bool:
         async with self._connection() as connection:
-            cursor = await connection.execute(
-                "DELETE FROM linked_accounts WHERE user_id = %s AND provider = %s",
-                (user_id, provider),
+            status = await connection.execute(
+                "DELETE FROM linked_accounts WHERE user_id = $1 AND provider = $2",
+                user_id,
+                provider,
             )
-            return cursor.rowcount > 0
+        return _rows_affected(status) > 0
 
     @within_deadline
     async def list_users(self, limit: int, cursor: str | None) -> UserPage:
         before = None if cursor is None else decode_cursor(cursor)
         async with self._connection() as connection:
             if before is None:
-                result = await connection.execute(
+                rows = await connection.fetch(
                     f"""
                     SELECT
                         {USER_COLUMNS}
                     FROM users
                     ORDER BY id DESC
-                    LIMIT %s
+                    LIMIT $1
                     """,  # noqa: S608 - a constant column list
-                    (limit + 1,),
+                    limit + 1,
                 )
             else:
-                result = await connection.execute(
+                rows = await connection.fetch(
                     f"""
                     SELECT
                         {USER_COLUMNS}
                     FROM users
-                    WHERE id < %s
+                    WHERE id < $1
                     ORDER BY id DESC
-                    LIMIT %s
+                    LIMIT $2
                     """,  # noqa: S608 - a constant column list
-                    (before, limit + 1),
+                    before,
+                    limit + 1,
                 )
-            rows = await result.fetchall()
         users = [_user(row) for row in rows[:limit]]
         more = len(rows) > limit
         return UserPage(users=users, next_cursor=encode_cursor(users[-1].id) if more else None)
@@ -404,82 +450,120 @@ class PostgresUserStore(UserStore):
     @within_deadline
     async def set_blocked(self, telegram_id: int, blocked: bool) -> User | None:
         async with self._connection() as connection:
-            cursor = await connection.execute(
+            row = await connection.fetchrow(
                 f"""
                 WITH changed AS (
-                    UPDATE users SET is_blocked = %(blocked)s WHERE telegram_id = %(telegram_id)s
+                    UPDATE users SET is_blocked = $1 WHERE telegram_id = $2
                     RETURNING {USER_COLUMNS}
                 ),
                 ended AS (
                     DELETE FROM oauth_states
-                    WHERE %(blocked)s AND user_id IN (SELECT id FROM changed)
+                    WHERE $1 AND user_id IN (SELECT id FROM changed)
                 )
                 SELECT * FROM changed
                 """,  # noqa: S608 - a constant column list
-                {"blocked": blocked, "telegram_id": telegram_id},
+                blocked,
+                telegram_id,
             )
-            row = await cursor.fetchone()
         return None if row is None else _user(row)
 
     @within_deadline
     async def set_locale(self, user_id: int, locale: str | None) -> User | None:
-        return await self._update_user("locale = %s", "id = %s", (locale, user_id))
+        return await self._update_user("locale = $1", "id = $2", locale, user_id)
 
     @within_deadline
     async def set_source(self, user_id: int, source: str) -> User | None:
         return await self._update_user(
-            "source = %s", "id = %s AND source IS NULL AND NOT is_blocked", (source, user_id)
+            "source = $1", "id = $2 AND source IS NULL AND NOT is_blocked", source, user_id
         )
 
     @within_deadline
     async def record_update(self, update_id: int, received_at: datetime) -> bool:
         async with self._connection() as connection:
-            cursor = await connection.execute(
-                "INSERT INTO bot_updates (update_id, received_at) VALUES (%s, %s) "
+            status = await connection.execute(
+                "INSERT INTO bot_updates (update_id, received_at) VALUES ($1, $2) "
                 "ON CONFLICT (update_id) DO NOTHING",
-                (update_id, _utc(received_at)),
+                update_id,
+                _utc(received_at),
             )
-            new = cursor.rowcount > 0
+            new = _rows_affected(status) > 0
             if new and update_id % PRUNE_EVERY == 0:
                 await connection.execute(
-                    "DELETE FROM bot_updates WHERE received_at < %s",
-                    (_utc(received_at) - UPDATES_KEPT,),
+                    "DELETE FROM bot_updates WHERE received_at < $1",
+                    _utc(received_at) - UPDATES_KEPT,
                 )
         return new
 
-    async def _update_user(
-        self, assignment: str, condition: str, params: tuple[object, ...]
-    ) -> User | None:
+    async def _update_user(self, assignment: str, condition: str, *params: object) -> User | None:
         async with self._connection() as connection:
-            cursor = await connection.execute(
+            row = await connection.fetchrow(
                 f"UPDATE users SET {assignment} WHERE {condition} RETURNING {USER_COLUMNS}",  # noqa: S608 - constant SQL fragments
-                params,
+                *params,
             )
-            row = await cursor.fetchone()
         return None if row is None else _user(row)
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[_Connection]:
-        if self._pool is None:
+    async def _connection(self) -> AsyncIterator[Any]:
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("the store is not open")
         try:
-            async with self._pool.connection() as connection:
+            connection = await self._checkout(pool)
+            try:
                 yield connection
-        except (psycopg.OperationalError, PoolTimeout, TimeoutError) as exc:
+            finally:
+                await pool.release(connection)
+        except _UNAVAILABLE as exc:
             self.idle_check.distrust_all()
-            # libpq messages name host and port at most; the DSN stays out of the message.
+            # Messages name host and port at most; the DSN stays out of the message.
             raise StorageError(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
 
+    async def _checkout(self, pool: asyncpg.Pool[asyncpg.Record]) -> Any:
+        """A connection from the pool. While none can be opened (the server refuses, restarts,
+        or a connection failed its idle check), the checkout tries again until the timeout: a
+        database that comes back within it is met by the request, as by the next one."""
+        self._waiting += 1
+        failed: BaseException | None = None
+        try:
+            async with asyncio.timeout(self._timeout):
+                for pause in _retry_pauses():
+                    if pool.is_closing():
+                        raise StorageError("PostgreSQL unavailable: the store is closing")
+                    try:
+                        return await pool.acquire()
+                    except _CONNECT_FAILED as exc:
+                        failed = exc
+                        self.idle_check.distrust_all()
+                    await asyncio.sleep(pause)
+        except TimeoutError:
+            if failed is None:
+                raise  # every connection was in use until the timeout
+            raise StorageError(f"PostgreSQL unavailable: {type(failed).__name__}") from failed
+        finally:
+            self._waiting -= 1
+        raise AssertionError("the pauses never end")
 
-def dead_peer_detection(timeout: float) -> dict[str, int]:
-    """libpq settings that end a connection whose peer went silent (a partition, a dead host)."""
-    return {
-        "keepalives": 1,
-        "keepalives_idle": max(1, math.ceil(timeout)),
-        "keepalives_interval": 1,
-        "keepalives_count": 3,
-        "tcp_user_timeout": round(timeout * 1000),
-    }
+
+def _retry_pauses() -> Iterator[float]:
+    yield from _RETRY_PAUSES
+    while True:
+        yield _RETRY_PAUSE_MAX
+
+
+def dead_peer_detection(timeout: float) -> list[tuple[int, int, int]]:
+    """Socket options (level, option, value) that end a connection whose peer went silent."""
+    return [
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, math.ceil(timeout))),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1),
+        (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3),
+        (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, round(timeout * 1000)),
+    ]
+
+
+def _rows_affected(status: str) -> int:
+    """The row count of a command tag such as `INSERT 0 1` or `DELETE 3`."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 def _utc(moment: datetime) -> datetime:
@@ -488,7 +572,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _user(row: TupleRow) -> User:
+def _user(row: asyncpg.Record) -> User:
     return User(
         id=row[0],
         telegram_id=row[1],
@@ -506,7 +590,7 @@ def _user(row: TupleRow) -> User:
     )
 
 
-def _account(row: TupleRow) -> LinkedAccount:
+def _account(row: asyncpg.Record) -> LinkedAccount:
     return LinkedAccount(
         provider=row[0],
         external_id=row[1],

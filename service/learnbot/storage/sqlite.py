@@ -13,6 +13,7 @@ from learnbot.storage.base import (
     ACCOUNT_COLUMNS,
     LAST_SEEN_INTERVAL,
     OAUTH_STATE_COLUMNS,
+    PROFILE_COLUMNS,
     PRUNE_EVERY,
     UPDATES_KEPT,
     USER_COLUMNS,
@@ -20,6 +21,7 @@ from learnbot.storage.base import (
     StorageError,
     UserStore,
     oauth_state,
+    profile_values,
     sign_in_writes,
 )
 from learnbot.storage.cursor import decode_cursor, encode_cursor
@@ -104,10 +106,7 @@ class SQLiteUserStore(UserStore):
                 return SignIn(user=user, created=False)
             row = connection.execute(
                 f"""
-                INSERT INTO users (
-                    telegram_id, username, first_name, last_name, language_code, is_premium,
-                    photo_url, created_at, last_seen_at
-                )
+                INSERT INTO users ({PROFILE_COLUMNS}, created_at, last_seen_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (telegram_id) DO UPDATE SET
                     username = excluded.username,
@@ -122,13 +121,7 @@ class SQLiteUserStore(UserStore):
                     {USER_COLUMNS}
                 """,  # noqa: S608 - a constant column list
                 (
-                    profile.telegram_id,
-                    profile.username,
-                    profile.first_name,
-                    profile.last_name,
-                    profile.language_code,
-                    profile.is_premium,
-                    profile.photo_url,
+                    *profile_values(profile),
                     seen,
                     seen,
                 ),
