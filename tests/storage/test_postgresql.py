@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,8 +13,15 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from learnbot.storage import AccountConflict, StorageError, TelegramProfile, open_store
-from learnbot.storage.postgresql import FRESH_SECONDS, PostgresUserStore
+from learnbot.storage import (
+    AccountConflict,
+    OAuthState,
+    StorageError,
+    TelegramProfile,
+    migrations,
+    open_store,
+)
+from learnbot.storage.postgresql import FRESH_SECONDS, PostgresUserStore, dead_peer_detection
 
 T0 = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -437,3 +445,110 @@ async def test_a_call_costs_its_statements_and_nothing_more(postgres_url: str) -
 
     # 100 reads, the new connection's idle check and the count's own reading session.
     assert 100 <= after - before <= 110
+
+
+async def test_a_connection_lost_inside_a_transaction_is_a_storage_error(
+    postgres_store: PostgresUserStore, postgres_url: str
+) -> None:
+    """asyncpg's ROLLBACK on the lost connection fails with "connection is closed": still the
+    database being unavailable (503), not a fault of the service."""
+    holder, claimant = [
+        (await postgres_store.upsert_user(TelegramProfile(n, "Ada"), T0)).user for n in (1, 2)
+    ]
+    await postgres_store.link_account(holder.id, "github", "gh-1", None, T0)
+    with psycopg.connect(postgres_url) as locker:
+        locker.execute("SELECT * FROM linked_accounts WHERE external_id = 'gh-1' FOR UPDATE")
+        # The verified link's DELETE waits for that lock, inside the store's transaction.
+        linking = asyncio.ensure_future(
+            postgres_store.link_account(claimant.id, "github", "gh-1", None, T0, verified=True)
+        )
+        await asyncio.sleep(0.5)
+        assert _terminate_store_connections(postgres_url) >= 1
+        with pytest.raises(StorageError):
+            await linking
+    assert [a.external_id for a in await postgres_store.list_accounts(holder.id)] == ["gh-1"]
+
+
+async def test_a_deadlock_the_server_breaks_is_a_storage_error(
+    postgres_store: PostgresUserStore, postgres_url: str
+) -> None:
+    """The server ends one side of a deadlock (40P01); for the store's side that is a retryable
+    503, as psycopg reported it, not a 500."""
+    user = (await postgres_store.upsert_user(TelegramProfile(1, "Ada"), T0)).user
+    await postgres_store.save_oauth_state(
+        OAuthState("h" * 64, user.id, "github", "v" * 43, None, T0, T0 + timedelta(minutes=10))
+    )
+    with psycopg.connect(postgres_url) as other:
+        other.execute("SELECT * FROM oauth_states FOR UPDATE")
+        # The block locks the user's row, then waits for the state the other session holds.
+        blocking = asyncio.ensure_future(postgres_store.set_blocked(1, True))
+        await asyncio.sleep(0.3)
+        # The other session now waits for the user's row: a deadlock, which the store's side,
+        # waiting longer, detects after deadlock_timeout (1 s) and is ended by.
+        crossing = asyncio.ensure_future(
+            asyncio.to_thread(other.execute, "UPDATE users SET locale = 'de' WHERE telegram_id = 1")
+        )
+        started = time.monotonic()
+        with pytest.raises(StorageError) as caught:
+            await blocking
+        await crossing
+        assert time.monotonic() - started < 3, "the deadline ended the call, not the server"
+        assert "TransactionRollback" in str(caught.value) or "Deadlock" in str(caught.value)
+        other.commit()
+
+
+async def test_a_connection_that_ran_migrations_is_not_handed_to_a_request(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration may leave session state behind (here a setting): its connection goes."""
+    found = migrations.discover("postgresql")
+    leaves_state = migrations.Migration(
+        found[-1].version + 1,
+        "leaves_state",
+        "SELECT set_config('application_name', 'left-behind', false)",
+    )
+    monkeypatch.setattr(migrations, "discover", lambda dialect: (*found, leaves_state))
+    store = open_store(postgres_url, pool_size=1)
+    assert isinstance(store, PostgresUserStore)
+    await store.open()
+    try:
+        assert leaves_state.version in await store.migrate()
+        async with store._connection() as connection:
+            name = await connection.fetchval("SELECT current_setting('application_name')")
+    finally:
+        await store.close()
+    assert name == "learnbot"
+
+
+async def test_failed_connections_are_logged_without_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = f"postgresql://learnbot:pa55-w0rd-s3cret@127.0.0.1:{_closed_port()}/learnbot"
+    store = open_store(url, timeout=1)
+    await store.open()
+    try:
+        with caplog.at_level(logging.WARNING, logger="learnbot.storage.postgresql"):
+            for _ in range(2):
+                with pytest.raises(StorageError):
+                    await store.get_user(1)
+    finally:
+        await store.close()
+
+    # Every attempt failed, a few a second; one warning says why, the next within 10 s is held.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "PostgreSQL connection failed" in warnings[0]
+    assert "Connect call failed" in warnings[0] or "refused" in warnings[0].lower()
+    assert "pa55-w0rd-s3cret" not in caplog.text
+
+
+def test_socket_options_the_platform_lacks_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    everything = {option for _, option, _ in dead_peer_detection(5)}
+    assert socket.TCP_USER_TIMEOUT in everything
+    monkeypatch.delattr(socket, "TCP_USER_TIMEOUT")
+    monkeypatch.delattr(socket, "TCP_KEEPIDLE")
+
+    options = dead_peer_detection(5)
+
+    assert len(options) == len(everything) - 2
+    assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in options

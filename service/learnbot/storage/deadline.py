@@ -68,7 +68,9 @@ class Deadline:
             task.exception()  # retrieved, so that asyncio does not report it as lost
 
     async def close(self) -> None:
-        """Cancels the abandoned operations again: asyncpg then drops their connections."""
+        """Cancels the abandoned operations again and waits a little for them to end; those
+        still waiting for a hung server to confirm a cancel give their connections up at the
+        store's release timeout."""
         abandoned = list(self._abandoned)
         for task in abandoned:
             task.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import socket
 import time
@@ -43,6 +44,8 @@ from learnbot.storage.models import (
     UserPage,
 )
 
+log = logging.getLogger(__name__)
+
 # A connection back from a request this recently is handed out again without a check.
 FRESH_SECONDS = 1.0
 # A checkout that could not connect tries again after these pauses, until its deadline.
@@ -51,13 +54,17 @@ _RETRY_PAUSE_MAX = 0.5
 
 # What says the database cannot be used right now, rather than that a statement was wrong:
 # the connection broke or was refused, the server is starting, stopping or out of connections,
-# or the statement was cancelled (statement_timeout).
+# the statement was cancelled (statement_timeout) or lost a deadlock, a lock or a limit was in
+# the way (the SQLSTATE classes 08, 40, 53, 54, 55, 57 and 58).
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     pg.PostgresConnectionError,
-    pg.OperatorInterventionError,
+    pg.TransactionRollbackError,
     pg.InsufficientResourcesError,
+    pg.ProgramLimitExceededError,
+    pg.ObjectNotInPrerequisiteStateError,
+    pg.OperatorInterventionError,
     pg.PostgresSystemError,
 )
 # Opening a connection fails for these too: a wrong password, a missing database, a bad setting.
@@ -127,6 +134,33 @@ class IdleConnectionCheck:
         await connection.execute("SELECT 1")
 
 
+class ConnectFailureLog:
+    """Logs why connections cannot be opened: a warning at the first failure and then at most
+    every `every_seconds` while they go on, so an outage neither floods the log nor hides."""
+
+    def __init__(self, every_seconds: float = 10.0) -> None:
+        self._every_seconds = every_seconds
+        self._last = -math.inf
+        self.suppressed = 0
+
+    def report(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every_seconds:
+            self.suppressed += 1
+            return
+        self._last = now
+        code = getattr(exc, "sqlstate", None)
+        # asyncpg's messages name the host, port, user and database, never the password.
+        log.warning(
+            "PostgreSQL connection failed: %s%s: %s (%d more since the last report)",
+            type(exc).__name__,
+            f" [{code}]" if code else "",
+            str(exc)[:300],
+            self.suppressed,
+        )
+        self.suppressed = 0
+
+
 class PostgresUserStore(UserStore):
     def __init__(
         self,
@@ -142,6 +176,7 @@ class PostgresUserStore(UserStore):
         self._timeout = timeout
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._waiting = 0
+        self._connect_failures = ConnectFailureLog()
         self.idle_check = IdleConnectionCheck()
         self.deadline = Deadline(timeout)
 
@@ -193,7 +228,12 @@ class PostgresUserStore(UserStore):
 
     async def migrate(self) -> list[int]:
         async with self._connection() as connection:
-            return await migrations.migrate_postgresql(connection)
+            applied = await migrations.migrate_postgresql(connection)
+        # A migration may leave session state behind (a SET, a lock): no request gets a
+        # connection that ran one.
+        if self._pool is not None:
+            await self._pool.expire_connections()
+        return applied
 
     @within_deadline
     async def migration_state(self) -> MigrationState:
@@ -512,11 +552,23 @@ class PostgresUserStore(UserStore):
             try:
                 yield connection
             finally:
-                await pool.release(connection)
+                # Bounded: a call abandoned by its deadline waits here for the server to
+                # confirm the cancel; past the timeout asyncpg drops the connection instead.
+                await pool.release(connection, timeout=self._timeout)
         except _UNAVAILABLE as exc:
-            self.idle_check.distrust_all()
-            # Messages name host and port at most; the DSN stays out of the message.
-            raise StorageError(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+            raise self._unavailable(exc) from exc
+        except pg.InterfaceError as exc:
+            # A connection that broke inside a transaction fails the ROLLBACK with "the
+            # underlying connection is closed", which takes the place of what broke it.
+            broke = _while_handling_unavailable(exc)
+            if broke is None:
+                raise
+            raise self._unavailable(broke) from exc
+
+    def _unavailable(self, exc: BaseException) -> StorageError:
+        self.idle_check.distrust_all()
+        # Messages name host and port at most; the DSN stays out of the message.
+        return StorageError(f"PostgreSQL unavailable: {type(exc).__name__}")
 
     async def _checkout(self, pool: asyncpg.Pool[asyncpg.Record]) -> Any:
         """A connection from the pool. While none can be opened (the server refuses, restarts,
@@ -534,6 +586,7 @@ class PostgresUserStore(UserStore):
                     except _CONNECT_FAILED as exc:
                         failed = exc
                         self.idle_check.distrust_all()
+                        self._connect_failures.report(exc)
                     await asyncio.sleep(pause)
         except TimeoutError:
             if failed is None:
@@ -544,6 +597,16 @@ class PostgresUserStore(UserStore):
         raise AssertionError("the pauses never end")
 
 
+def _while_handling_unavailable(exc: BaseException) -> BaseException | None:
+    """The unavailable database's error that `exc` was raised while handling, if any."""
+    context = exc.__context__
+    for _ in range(10):
+        if context is None or isinstance(context, _UNAVAILABLE):
+            return context
+        context = context.__context__
+    return None
+
+
 def _retry_pauses() -> Iterator[float]:
     yield from _RETRY_PAUSES
     while True:
@@ -551,13 +614,19 @@ def _retry_pauses() -> Iterator[float]:
 
 
 def dead_peer_detection(timeout: float) -> list[tuple[int, int, int]]:
-    """Socket options (level, option, value) that end a connection whose peer went silent."""
+    """Socket options (level, option, value) that end a connection whose peer went silent;
+    those the platform lacks (macOS has no TCP_USER_TIMEOUT) are left out, as libpq does."""
+    wanted = [
+        (socket.SOL_SOCKET, "SO_KEEPALIVE", 1),
+        (socket.IPPROTO_TCP, "TCP_KEEPIDLE", max(1, math.ceil(timeout))),
+        (socket.IPPROTO_TCP, "TCP_KEEPINTVL", 1),
+        (socket.IPPROTO_TCP, "TCP_KEEPCNT", 3),
+        (socket.IPPROTO_TCP, "TCP_USER_TIMEOUT", round(timeout * 1000)),
+    ]
     return [
-        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
-        (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, math.ceil(timeout))),
-        (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1),
-        (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3),
-        (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, round(timeout * 1000)),
+        (level, option, value)
+        for level, name, value in wanted
+        if (option := getattr(socket, name, None)) is not None
     ]
 
 
