@@ -56,7 +56,7 @@ test: lint ## lint, then the whole test suite and its coverage of the service an
 oidc-provider: $(INSTALLED) ## npm ci the account-linking tests' OpenID provider into .cache (the tests do it when first needed)
 	PYTHONPATH=tests $(BIN)/python -m oidc_provider
 
-bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~4.5 min; see bench/README.md)
+bench: $(INSTALLED) ## load-test the API with wrk on SQLite and PostgreSQL (~5 min; see bench/README.md)
 	$(BIN)/python -m bench.run
 
 rehearse: $(INSTALLED) ## the Docker stack on this machine's Docker engine: deploy, check, deploy again, remove

@@ -4,6 +4,9 @@ It verifies the Mini App init data's HMAC as Telegram specifies, reads the user 
 and writes (the same race-safe upsert as learnbot) only when the profile changed or the user
 was not seen for LAST_SEEN_SECONDS. No metrics, logs, locale, limits or problem documents:
 what `make bench` sets learnbot's sign-in rows against, on the same database and users.
+
+LEAN_DRIVER picks the PostgreSQL driver: `psycopg` (a psycopg pool, the reference the targets
+were set against) or `asyncpg` (the driver learnbot uses, the like-for-like floor).
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
+from psycopg_pool import AsyncConnectionPool
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -40,6 +45,10 @@ UPSERT = f"""
     WHERE NOT users.is_blocked
     RETURNING {COLUMNS}
 """  # noqa: S608 - constant column lists
+DRIVER = os.environ.get("LEAN_DRIVER", "psycopg")
+# psycopg's placeholders; $8 is used twice, so it is given twice.
+PSYCOPG_SELECT = SELECT.replace("$1", "%s")
+PSYCOPG_UPSERT = re.sub(r"\$[0-9]", "%s", UPSERT)
 
 app = Sanic("learnbot_bench_lean_sign_in")
 app.config.AUTO_EXTEND = False
@@ -62,10 +71,13 @@ def verified_user(raw: str) -> dict[str, object] | None:
 @app.before_server_start
 async def open_pool(app: Sanic[Any, Any]) -> None:
     size = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
-    # The service's driver, without its idle check or deadlines; no reset query on release.
-    app.ctx.pool = await asyncpg.create_pool(
-        os.environ["DATABASE_URL"], min_size=size, max_size=size, reset=_no_reset
-    )
+    url = os.environ["DATABASE_URL"]
+    if DRIVER == "asyncpg":
+        # learnbot's driver, without its idle check or deadlines; no reset query on release.
+        app.ctx.pool = await asyncpg.create_pool(url, min_size=size, max_size=size, reset=_no_reset)
+    else:
+        app.ctx.pool = AsyncConnectionPool(url, min_size=size, max_size=size, open=False)
+        await app.ctx.pool.open(wait=True)
 
 
 async def _no_reset(connection: object) -> None:
@@ -77,17 +89,31 @@ async def close_pool(app: Sanic[Any, Any]) -> None:
     await app.ctx.pool.close()
 
 
+async def stored_user(user: dict[str, Any], profile: tuple[object, ...]) -> Any:
+    """The user's row, written first when it is new, changed or not seen for LAST_SEEN."""
+    now = datetime.now(UTC)
+    if DRIVER == "asyncpg":
+        async with app.ctx.pool.acquire() as connection:
+            row = await connection.fetchrow(SELECT, user["id"])
+            if row is None or tuple(row[2:8]) != profile or now - row[8] >= LAST_SEEN:
+                row = await connection.fetchrow(UPSERT, user["id"], *profile, now) or row
+        return row
+    async with app.ctx.pool.connection() as connection:
+        cursor = await connection.execute(PSYCOPG_SELECT, (user["id"],))
+        row = await cursor.fetchone()
+        if row is None or tuple(row[2:8]) != profile or now - row[8] >= LAST_SEEN:
+            cursor = await connection.execute(PSYCOPG_UPSERT, (user["id"], *profile, now, now))
+            row = await cursor.fetchone() or row
+    return row
+
+
 @app.post("/auth/telegram")
 async def sign_in(request: Request) -> HTTPResponse:
     user = verified_user(request.json["init_data"])
     if user is None:
         return json_response({"error": "invalid init data"}, status=401)
     profile = tuple(user.get(key, False if key == "is_premium" else None) for key in PROFILE)
-    now = datetime.now(UTC)
-    async with app.ctx.pool.acquire() as connection:
-        row = await connection.fetchrow(SELECT, user["id"])
-        if row is None or tuple(row[2:8]) != profile or now - row[8] >= LAST_SEEN:
-            row = await connection.fetchrow(UPSERT, user["id"], *profile, now) or row
+    row = await stored_user(user, profile)
     assert row is not None
     return json_response({"user": {"id": row[0], "telegram_id": row[1], "first_name": row[3]}})
 

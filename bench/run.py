@@ -27,6 +27,7 @@ from bench.load import Load
 from bench.measurement import Measurement
 from bench.report import (
     LEAN,
+    LEAN_ASYNCPG,
     POSTGRESQL,
     POSTGRESQL_INFO,
     REFERENCE,
@@ -110,6 +111,7 @@ class Bench:
     fresh: SignedUsers
     paced_fresh: SignedUsers
     lean_fresh: SignedUsers
+    lean_asyncpg_fresh: SignedUsers
     # Each server's workers' peak RSS (MB), read after its last row.
     worker_memory: list[tuple[str, list[float]]] = field(default_factory=list)
 
@@ -169,15 +171,15 @@ class Bench:
             )
 
     @contextlib.contextmanager
-    def lean(self, database_url: str) -> Iterator[Server]:
-        print("lean sign-in reference", flush=True)
+    def lean(self, label: str, database_url: str, driver: str) -> Iterator[Server]:
+        print(f"lean sign-in reference on {driver}", flush=True)
         with start_lean_sign_in(
-            self.workdir, self.options.workers, database_url, self.token
+            self.workdir, self.options.workers, database_url, self.token, driver
         ) as service:
             self.warm_up(service)
-            yield Server(LEAN, service, learnbot=False, postgres_url=database_url)
+            yield Server(label, service, learnbot=False, postgres_url=database_url)
             self.worker_memory.append(
-                (LEAN, memory.worker_peaks(service.process.pid, service.port))
+                (label, memory.worker_peaks(service.process.pid, service.port))
             )
 
     def observe(self, server: Server, request: str, measure: Callable[[], Measurement]) -> Row:
@@ -269,11 +271,15 @@ class Bench:
             rows += self.sign_ins(server, {"returning": returning})
         # The floor: the lean handler on the same database, fresh users of its own for the
         # first pass, then the very users and the one user learnbot's rows signed in.
-        lean_fresh = self.lean_fresh.write_shares(self.workdir / "lean-fresh", threads)
-        with self.lean(database_url) as server:
-            rows += self.sign_ins(
-                server, {"new": lean_fresh, "returning": returning, "one user": one_user}
-            )
+        for label, driver, users in (
+            (LEAN, "psycopg", self.lean_fresh),
+            (LEAN_ASYNCPG, "asyncpg", self.lean_asyncpg_fresh),
+        ):
+            lean_fresh = users.write_shares(self.workdir / f"lean-fresh-{driver}", threads)
+            with self.lean(label, database_url, driver) as server:
+                rows += self.sign_ins(
+                    server, {"new": lean_fresh, "returning": returning, "one user": one_user}
+                )
         return rows
 
     def sign_ins(self, server: Server, passes: dict[str, Path]) -> list[Row]:
@@ -388,7 +394,10 @@ def main() -> int:
         fresh = sign_users(token, options.users, fresh_first_id())
         paced_fresh = sign_users(token, int(options.rate * options.duration), fresh_first_id())
         lean_fresh = sign_users(token, options.users, fresh_first_id())
-        bench = Bench(options, settings, workdir, token, fresh, paced_fresh, lean_fresh)
+        lean_asyncpg_fresh = sign_users(token, options.users, fresh_first_id())
+        bench = Bench(
+            options, settings, workdir, token, fresh, paced_fresh, lean_fresh, lean_asyncpg_fresh
+        )
         rows.append(bench.reference_row())
         rows += bench.backend(SQLITE, f"sqlite:///{workdir}/learnbot.db")
         refusal = postgres_refusal(options.postgres_url)

@@ -105,7 +105,9 @@ def start_reference(workdir: Path, workers: int) -> Service:
     return service
 
 
-def start_lean_sign_in(workdir: Path, workers: int, database_url: str, bot_token: str) -> Service:
+def start_lean_sign_in(
+    workdir: Path, workers: int, database_url: str, bot_token: str, driver: str
+) -> Service:
     env = {
         **{k: v for k, v in os.environ.items() if not _LEARNBOT_VARIABLES.match(k)},
         "HOST": HOST,
@@ -113,9 +115,12 @@ def start_lean_sign_in(workdir: Path, workers: int, database_url: str, bot_token
         "WORKERS": str(workers),
         "DATABASE_URL": database_url,
         "TELEGRAM_BOT_TOKEN": bot_token,
+        "LEAN_DRIVER": driver,
         "PYTHONPATH": str(ROOT),
     }
-    service = _start("lean-sign-in", [sys.executable, "-m", "bench.lean_sign_in"], env, workdir)
+    service = _start(
+        f"lean-sign-in-{driver}", [sys.executable, "-m", "bench.lean_sign_in"], env, workdir
+    )
     wait_until_ok(service, "/health")
     return service
 
