@@ -149,3 +149,17 @@ def bot_api_standin() -> Iterator[BotApiStandIn]:
     with local_http_server(Handler) as url:
         standin.url = url
         yield standin
+
+
+def start_update(telegram_id: int, update_id: int = 1, date: int = 1_700_000_000) -> dict[str, Any]:
+    """The update Telegram sends when a user sends /start in a private chat."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": date,
+            "chat": {"id": telegram_id, "type": "private", "first_name": "Ann"},
+            "from": {"id": telegram_id, "is_bot": False, "first_name": "Ann"},
+            "text": "/start",
+        },
+    }

@@ -56,6 +56,8 @@ class GitHubStandIn:
     codes: dict[str, _Grant] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    # The W3C `traceparent` header of each token and API request, in order (None without one).
+    traceparents: list[str | None] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -143,6 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         standin = self.standin
         with standin.lock:
             standin.token_requests.append(params)
+            standin.traceparents.append(self.headers.get("traceparent"))
             grant = standin.codes.pop(params.get("code", ""), None)
         if (
             params.get("client_id") != standin.client_id
@@ -175,6 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_text(200, urlencode(answer), "application/x-www-form-urlencoded")
 
     def _user(self) -> None:
+        with self.standin.lock:
+            self.standin.traceparents.append(self.headers.get("traceparent"))
         scheme, _, token = self.headers.get("authorization", "").partition(" ")
         login = self.standin.tokens.get(token) if scheme.lower() in ("bearer", "token") else None
         if login is None:

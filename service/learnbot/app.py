@@ -56,6 +56,8 @@ from learnbot.shutdown import exit_soon, stop_with_main_process
 from learnbot.storage import StorageError, database_dialect, open_store
 
 if TYPE_CHECKING:
+    from opentelemetry import trace
+
     from learnbot.bot.updates import Bot
 
 log = logging.getLogger("learnbot")
@@ -287,6 +289,7 @@ async def open_resources(app: App) -> None:
     settings = app.ctx.settings
     metrics_registry = metrics.exposition_registry()
     metrics.BUILD_INFO.labels(__version__, settings.revision).set(1)
+    tracer = app.ctx.tracing.tracer if app.ctx.tracing is not None else None
     store = TimedStore(
         open_store(
             settings.database_url,
@@ -294,7 +297,7 @@ async def open_resources(app: App) -> None:
             timeout=settings.database_timeout_seconds,
             last_seen_interval=timedelta(seconds=settings.last_seen_interval_seconds),
         ),
-        tracer=app.ctx.tracing.tracer if app.ctx.tracing is not None else None,
+        tracer=tracer,
         db_system=database_dialect(settings.database_url),
     )
     await store.open()
@@ -303,13 +306,13 @@ async def open_resources(app: App) -> None:
         readiness=ops.ReadinessProbe(store),
         rate_limits=RateLimits(settings),
         metrics_registry=metrics_registry,
-        bot=open_bot(app, store),
+        bot=open_bot(app, store, tracer),
         # A provider's calls get the deadline of a database call: a link waits no longer.
-        providers=Providers(settings.oauth, settings.database_timeout_seconds),
+        providers=Providers(settings.oauth, settings.database_timeout_seconds, tracer),
     )
 
 
-def open_bot(app: App, store: TimedStore) -> Bot | None:
+def open_bot(app: App, store: TimedStore, tracer: trace.Tracer | None = None) -> Bot | None:
     """The bot, when Telegram can reach it: a token and the webhook's secret.
 
     Only then is aiogram imported: its Bot API types take about 130 MB in each process that
@@ -322,7 +325,8 @@ def open_bot(app: App, store: TimedStore) -> Bot | None:
     from learnbot.bot.client import BotClient
     from learnbot.bot.updates import Bot
 
-    return Bot(settings, app.ctx.catalogs, store, BotClient(token, settings.telegram_api_url))
+    client = BotClient(token, settings.telegram_api_url, tracer)
+    return Bot(settings, app.ctx.catalogs, store, client)
 
 
 async def start_pool_gauges(app: App) -> None:

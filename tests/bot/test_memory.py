@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from bot.conftest import WEBHOOK_SECRET
-from bot_api_standin import BotApiStandIn
+from bot_api_standin import BotApiStandIn, start_update
 from service_process import Server, init_data, new_telegram_id, server_env, start_server
 from waiting import wait_until
 
@@ -62,19 +62,9 @@ def test_with_the_webhook_the_workers_answer_updates_and_the_main_process_stays_
     server = serving(env, tmp_path / "server.log")
     try:
         telegram_id = new_telegram_id()
-        update = {
-            "update_id": 1,
-            "message": {
-                "message_id": 1,
-                "date": 1_700_000_000,
-                "chat": {"id": telegram_id, "type": "private", "first_name": "Ann"},
-                "from": {"id": telegram_id, "is_bot": False, "first_name": "Ann"},
-                "text": "/start",
-            },
-        }
         answered = httpx.post(
             server.url + "/telegram/webhook",
-            json=update,
+            json=start_update(telegram_id),
             headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
             timeout=10,
         )

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import AiogramError, TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
+from opentelemetry import trace
 
 from learnbot.observability.metrics import BOT_API_REQUESTS
+from learnbot.observability.tracing import client_span
 
 T = TypeVar("T")
 
@@ -77,13 +80,21 @@ class SendLimits:
 
 
 class BotClient:
-    def __init__(self, token: str, api_url: str) -> None:
+    def __init__(self, token: str, api_url: str, tracer: trace.Tracer | None = None) -> None:
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(api_url.rstrip("/")),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
         self.bot = Bot(token, session=session)
         self.limits = SendLimits()
+        self._tracer = tracer
+        server = urlsplit(api_url)
+        # A span's attributes: never the URL, whose path holds the token.
+        self._server: dict[str, str | int] = {
+            "http.request.method": "POST",
+            "server.address": server.hostname or "",
+            "server.port": server.port or (443 if server.scheme == "https" else 80),
+        }
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -94,7 +105,7 @@ class BotClient:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             await self.limits.wait(chat_id)
             try:
-                result = await self.bot(method)
+                result = await self._traced(name, method)
             except TelegramRetryAfter as error:
                 BOT_API_REQUESTS.labels(name, "retry_after").inc()
                 if attempt == MAX_ATTEMPTS or error.retry_after > MAX_RETRY_AFTER_SECONDS:
@@ -111,6 +122,12 @@ class BotClient:
             BOT_API_REQUESTS.labels(name, "ok").inc()
             return result
         raise AssertionError("unreachable")
+
+    async def _traced(self, name: str, method: TelegramMethod[T]) -> T:
+        """One Bot API call, in a client span named after its method when tracing is on."""
+        attributes = {**self._server, "learnbot.telegram.method": name}
+        with client_span(self._tracer, f"telegram {name}", attributes):
+            return await self.bot(method)
 
 
 def _chat_id(method: Any) -> int | None:

@@ -35,9 +35,11 @@ from joserfc.errors import (
     UnsupportedAlgorithmError,
 )
 from joserfc.jwk import KeySet
+from opentelemetry import trace
 
 from learnbot.oauth.identity import Identity, display_name, subject_of
 from learnbot.oauth.settings import OAuthSettings, ProviderSettings, secure_url
+from learnbot.observability.tracing import client_span, end_client_span, inject_trace_context
 
 # Discovery documents, key sets, token and user-info answers are a few KiB.
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -140,6 +142,37 @@ class BoundedTransport(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class TracedTransport(httpx2.AsyncBaseTransport):
+    """A client span per request to the provider, a child of the request's span, and the W3C
+    `traceparent` header, so a provider that traces continues the trace."""
+
+    def __init__(
+        self, inner: httpx2.AsyncBaseTransport, tracer: trace.Tracer, provider_id: str
+    ) -> None:
+        self._inner = inner
+        self._tracer = tracer
+        self._provider_id = provider_id
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        url = request.url
+        attributes: dict[str, str | int] = {
+            "http.request.method": request.method,
+            "server.address": url.host,
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            # Without the query, which may carry what a provider's endpoint takes.
+            "url.full": f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}",
+            "learnbot.oauth.provider": self._provider_id,
+        }
+        with client_span(self._tracer, request.method, attributes) as span:
+            inject_trace_context(request.headers)
+            response = await self._inner.handle_async_request(request)
+            end_client_span(span, response.status_code)
+            return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class _BoundedStream(httpx2.AsyncByteStream):
     def __init__(self, stream: httpx2.SyncByteStream | httpx2.AsyncByteStream, limit: int) -> None:
         assert isinstance(stream, httpx2.AsyncByteStream)
@@ -166,9 +199,20 @@ class ProviderClient(ABC):
     token_endpoint_auth_method: ClassVar[str]
     uses_nonce: ClassVar[bool]
 
-    def __init__(self, settings: ProviderSettings, callback_url: str, deadline: float) -> None:
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        callback_url: str,
+        deadline: float,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
         self.settings = settings
         self.deadline = deadline
+        transport: httpx2.AsyncBaseTransport = BoundedTransport(
+            httpx2.AsyncHTTPTransport(), MAX_DOCUMENT_BYTES
+        )
+        if tracer is not None:
+            transport = TracedTransport(transport, tracer, settings.id)
         self._http = AsyncOAuth2Client(
             client_id=settings.client_id,
             client_secret=settings.client_secret,
@@ -178,8 +222,12 @@ class ProviderClient(ABC):
             code_challenge_method="S256",
             timeout=deadline,
             follow_redirects=False,
-            transport=BoundedTransport(httpx2.AsyncHTTPTransport(), MAX_DOCUMENT_BYTES),
+            transport=transport,
         )
+        self._prepare()
+
+    def _prepare(self) -> None:  # noqa: B027 - a hook that GitHub's client does not need
+        """What a kind of provider sets up beside the HTTP client."""
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -276,10 +324,9 @@ class OpenIdConnectClient(ProviderClient):
     token_endpoint_auth_method = "client_secret_basic"  # noqa: S105 - a method's name
     uses_nonce = True
 
-    def __init__(self, settings: ProviderSettings, callback_url: str, deadline: float) -> None:
-        super().__init__(settings, callback_url, deadline)
-        assert settings.issuer is not None
-        self.issuer = settings.issuer
+    def _prepare(self) -> None:
+        assert self.settings.issuer is not None
+        self.issuer = self.settings.issuer
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._keys: KeySet | None = None
@@ -447,12 +494,14 @@ def _claimed_name(claims: Mapping[str, Any]) -> str | None:
 class Providers:
     """Every configured provider's client, for one worker."""
 
-    def __init__(self, settings: OAuthSettings, deadline: float) -> None:
+    def __init__(
+        self, settings: OAuthSettings, deadline: float, tracer: trace.Tracer | None = None
+    ) -> None:
         self._clients: dict[str, ProviderClient] = {}
         for provider in settings.providers:
             kind = GitHubClient if provider.kind == "github" else OpenIdConnectClient
             self._clients[provider.id] = kind(
-                provider, settings.callback_url(provider.id), deadline
+                provider, settings.callback_url(provider.id), deadline, tracer
             )
 
     def get(self, provider_id: str) -> ProviderClient | None:

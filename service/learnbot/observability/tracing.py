@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 
 from opentelemetry import context as otel_context
@@ -53,6 +54,38 @@ async def stop_tracing(tracing: Tracing) -> None:
     """Sends the spans still queued, within FLUSH_SECONDS."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.to_thread(tracing.provider.shutdown), FLUSH_SECONDS)
+
+
+def inject_trace_context(headers: MutableMapping[str, str]) -> None:
+    """Adds the current span's W3C `traceparent` to an outgoing request's headers."""
+    _W3C.inject(headers)
+
+
+@contextlib.contextmanager
+def client_span(
+    tracer: trace.Tracer | None, name: str, attributes: Mapping[str, str | int]
+) -> Iterator[trace.Span | None]:
+    """A client span around a call the service makes (a provider, the Bot API), a child of the
+    request's span; None with tracing off. An exception sets the error status and is recorded."""
+    if tracer is None:
+        yield None
+        return
+    with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
+        try:
+            yield span
+        except BaseException as error:
+            span.set_attribute("error.type", type(error).__name__)
+            raise
+
+
+def end_client_span(span: trace.Span | None, status: int) -> None:
+    """Records the answer's HTTP status; 4xx and 5xx are errors of a client span."""
+    if span is None:
+        return
+    span.set_attribute("http.response.status_code", status)
+    if status >= 400:
+        span.set_attribute("error.type", str(status))
+        span.set_status(StatusCode.ERROR)
 
 
 def span_method(method: str) -> str:
