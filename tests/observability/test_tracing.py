@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import subprocess
@@ -12,7 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
+from learnbot.observability.tracing import client_span
 from otlp_receiver import ReceivedSpan, otlp_receiver
 from service_process import (
     Server,
@@ -201,3 +207,23 @@ def test_a_bad_endpoint_stops_start_up_naming_the_variable(
     )
     assert finished.returncode == 2
     assert f"{variable}: an http(s) URL of an OTLP/HTTP collector" in finished.stderr
+
+
+@pytest.mark.parametrize("error", [RuntimeError, asyncio.CancelledError])
+def test_a_failed_outbound_call_s_span_has_the_error_kind_but_not_its_message(
+    error: type[BaseException],
+) -> None:
+    """A client library's message may quote the URL, and the Bot API's URL holds the token."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    secret = "https://api.telegram.org/bot123456:AAsecret-token-in-the-url/sendMessage"
+
+    with pytest.raises(error), client_span(provider.get_tracer("test"), "telegram sendMessage", {}):
+        raise error(secret)
+
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == error.__name__
+    assert span.attributes == {"error.type": error.__name__}
+    assert not span.events

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from asyncpg import exceptions as pg
 
 from learnbot.storage import (
     AccountConflict,
@@ -21,7 +22,13 @@ from learnbot.storage import (
     migrations,
     open_store,
 )
-from learnbot.storage.postgresql import FRESH_SECONDS, PostgresUserStore, dead_peer_detection
+from learnbot.storage.postgresql import (
+    FRESH_SECONDS,
+    IdleConnectionCheck,
+    IdleConnectionDead,
+    PostgresUserStore,
+    dead_peer_detection,
+)
 
 T0 = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -552,3 +559,42 @@ def test_socket_options_the_platform_lacks_are_left_out(monkeypatch: pytest.Monk
 
     assert len(options) == len(everything) - 2
     assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in options
+
+
+async def test_a_host_that_never_answers_is_logged_as_a_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A partition or a firewall that drops packets: the connection attempt gives up inside the
+    call's deadline, so the log says why the calls fail."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the kernel completes the handshake; nothing ever answers
+        port = silent.getsockname()[1]
+        store = open_store(f"postgresql://learnbot@127.0.0.1:{port}/learnbot", timeout=1)
+        await store.open()
+        try:
+            with caplog.at_level(logging.WARNING, logger="learnbot.storage.postgresql"):
+                started = time.monotonic()
+                with pytest.raises(StorageError):
+                    await store.get_user(1)
+                assert time.monotonic() - started < 1.5
+        finally:
+            await store.close()
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("PostgreSQL connection failed: TimeoutError")
+
+
+async def test_a_connection_that_fails_its_idle_check_is_dead_not_a_failure_to_connect() -> None:
+    class Dead:
+        returned_at = 0.0
+
+        async def execute(self, query: str) -> None:
+            raise pg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    check = IdleConnectionCheck()
+
+    with pytest.raises(IdleConnectionDead):
+        await check.check(Dead())
+    assert check.checks == 1

@@ -160,7 +160,8 @@ class TracedTransport(httpx2.AsyncBaseTransport):
             "server.address": url.host,
             "server.port": url.port or (443 if url.scheme == "https" else 80),
             # Without the query, which may carry what a provider's endpoint takes.
-            "url.full": f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}",
+            "url.full": f"{url.scheme}://{url.netloc.decode('ascii')}"
+            + url.raw_path.split(b"?", 1)[0].decode("ascii"),
             "learnbot.oauth.provider": self._provider_id,
         }
         with client_span(self._tracer, request.method, attributes) as span:

@@ -66,15 +66,24 @@ def client_span(
     tracer: trace.Tracer | None, name: str, attributes: Mapping[str, str | int]
 ) -> Iterator[trace.Span | None]:
     """A client span around a call the service makes (a provider, the Bot API), a child of the
-    request's span; None with tracing off. An exception sets the error status and is recorded."""
+    request's span; None with tracing off. An exception, a cancellation too, sets the error
+    status and `error.type` to its kind; its message and traceback are not recorded, since a
+    client library's may quote the URL (the Bot API's holds the token)."""
     if tracer is None:
         yield None
         return
-    with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
+    with tracer.start_as_current_span(
+        name,
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
         try:
             yield span
         except BaseException as error:
             span.set_attribute("error.type", type(error).__name__)
+            span.set_status(StatusCode.ERROR, type(error).__name__)
             raise
 
 

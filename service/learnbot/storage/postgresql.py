@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # A connection back from a request this recently is handed out again without a check.
 FRESH_SECONDS = 1.0
+# An attempt to connect may take this share of the call's timeout.
+CONNECT_SHARE = 0.8
 # A checkout that could not connect tries again after these pauses, until its deadline.
 _RETRY_PAUSES = (0.0, 0.05, 0.1, 0.2, 0.4)
 _RETRY_PAUSE_MAX = 0.5
@@ -106,6 +108,10 @@ class Connection(_AsyncpgConnection):
             sock.setsockopt(level, option, value)
 
 
+class IdleConnectionDead(Exception):
+    """A pooled connection failed its idle check: it died while it sat in the pool."""
+
+
 class IdleConnectionCheck:
     """Checks a connection before the pool hands it out only when it sat idle for more than
     FRESH_SECONDS: a connection that died with the server is replaced instead of failing a
@@ -130,8 +136,11 @@ class IdleConnectionCheck:
         if returned > self._distrusted_at and time.monotonic() - returned < self._fresh_seconds:
             return
         self.checks += 1
-        # A failure here closes the connection; the checkout then takes another one.
-        await connection.execute("SELECT 1")
+        try:
+            await connection.execute("SELECT 1")
+        except _UNAVAILABLE as exc:
+            # asyncpg closes the connection; the checkout then takes another one.
+            raise IdleConnectionDead(type(exc).__name__) from exc
 
 
 class ConnectFailureLog:
@@ -193,7 +202,9 @@ class PostgresUserStore(UserStore):
             # Instead of asyncpg's reset query, a round trip on every release: the store's calls
             # leave no session state behind (a transaction is rolled back by asyncpg itself).
             reset=self.idle_check.returned,
-            timeout=max(2, math.ceil(self._timeout)),
+            # Inside the call's own deadline, so that a host that does not answer is
+            # reported (TimeoutError) instead of the attempt being cut off unseen.
+            timeout=CONNECT_SHARE * self._timeout,
             server_settings={
                 "application_name": "learnbot",
                 "statement_timeout": str(round(self._timeout * 1000)),
@@ -583,6 +594,10 @@ class PostgresUserStore(UserStore):
                         raise StorageError("PostgreSQL unavailable: the store is closing")
                     try:
                         return await pool.acquire()
+                    except IdleConnectionDead:
+                        # Replaced at once, and not reported: the server restarted meanwhile.
+                        self.idle_check.distrust_all()
+                        continue
                     except _CONNECT_FAILED as exc:
                         failed = exc
                         self.idle_check.distrust_all()
