@@ -113,6 +113,7 @@ def test_production_needs_a_token_or_a_bot_id() -> None:
         ("APP_ENV", "staging", "development, production"),
         ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
         ("DATABASE_URL", "mysql://x", "sqlite:///"),
+        ("DATABASE_URL", "postgresql://u@db/x?connect_timeout=5", "allowed keys: sslmode"),
         ("ADMIN_TELEGRAM_IDS", "1,abc", "comma-separated"),
         ("ADMIN_TELEGRAM_IDS", "-5", "comma-separated"),
         ("TELEGRAM_BOT_ID", "bot", "whole number"),

@@ -58,3 +58,39 @@ def test_open_store_picks_the_back_end_without_connecting() -> None:
     assert isinstance(open_store("sqlite:///var/learnbot.db"), SQLiteUserStore)
     assert isinstance(open_store("postgres://learnbot:pw@127.0.0.1:1/x"), PostgresUserStore)
     assert isinstance(open_store("postgresql://learnbot:pw@127.0.0.1:1/x"), PostgresUserStore)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sslmode=require",
+        "sslmode=verify-full&sslrootcert=/etc/ssl/ca.pem",
+        "options=-c%20search_path%3Dlearnbot",
+        "target_session_attrs=read-write&application_name=api",
+    ],
+)
+def test_query_keys_both_drivers_read_are_accepted(query: str) -> None:
+    assert database_dialect(f"postgresql://learnbot:hunter2@db:5432/learnbot?{query}") == (
+        "postgresql"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        # libpq's own: asyncpg would send it to the server, which refuses every connection.
+        ("connect_timeout=5", "connect_timeout"),
+        ("keepalives=1", "keepalives"),
+        # A server setting as a key: asyncpg sends it, libpq (backups, doctor) refuses it.
+        ("search_path=learnbot", "search_path"),
+        ("sslmode=sometimes", "sslmode"),
+    ],
+)
+def test_other_query_keys_are_refused_by_name_without_the_password(query: str, named: str) -> None:
+    with pytest.raises(ValueError, match="postgresql:// URL") as caught:
+        database_dialect(f"postgresql://learnbot:hunter2@db:5432/learnbot?{query}")
+    message = str(caught.value)
+    assert named in message
+    assert "hunter2" not in message
+    # What is allowed: the keys, or the modes.
+    assert "sslrootcert" in message or "verify-full" in message

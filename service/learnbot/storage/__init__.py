@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from learnbot.storage.base import (
     LAST_SEEN_INTERVAL,
@@ -47,12 +47,54 @@ _UNSUPPORTED = (
 )
 
 
+# Query keys that both drivers read as connection settings: asyncpg (the service) and libpq
+# (backups, `learnbot doctor`, psql). asyncpg would send any other key to the server as a
+# setting, which libpq refuses and the server may too.
+POSTGRESQL_QUERY_KEYS = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "sslpassword",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "passfile",
+    "target_session_attrs",
+    "krbsrvname",
+    "gsslib",
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+)
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
 def database_dialect(url: str) -> Dialect:
     if url.startswith(_SQLITE_PREFIX) and url.removeprefix(_SQLITE_PREFIX).strip("/"):
         return "sqlite"
     if url.startswith(_POSTGRESQL_PREFIXES) and _has_valid_port(url):
+        _check_postgresql_query(url)
         return "postgresql"
     raise ValueError(_UNSUPPORTED)
+
+
+def _check_postgresql_query(url: str) -> None:
+    """Names the query key that is not allowed; never the URL, which may hold a password."""
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key not in POSTGRESQL_QUERY_KEYS:
+            shown = key if key.isidentifier() and len(key) <= 40 else "a key"
+            raise ValueError(
+                f"the query of the postgresql:// URL has {shown}, which the service's driver "
+                f"would send to the server as a setting; allowed keys: "
+                f"{', '.join(POSTGRESQL_QUERY_KEYS)} (server settings as options=-c name=value)"
+            )
+        if key == "sslmode" and value not in SSL_MODES:
+            raise ValueError(f"sslmode in the postgresql:// URL: one of {', '.join(SSL_MODES)}")
 
 
 def open_store(
