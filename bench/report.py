@@ -237,18 +237,17 @@ def floor_ratios(rows: Sequence[Row]) -> str:
         lean = {r.request: r for r in rows if r.server == lean_server}
         for request, share in FLOOR_TARGETS:
             ours, floor = learnbot.get(request), lean.get(request)
+            target = share if with_targets else None
             name = f"{request} on PostgreSQL against {label}"
-            if share is not None and with_targets:
-                name += f" >= {share}x"
-            else:
-                share = None
+            if target is not None:
+                name += f" >= {target}x"
             if ours is None or floor is None or not floor.measured.per_second:
                 lines.append(f"- {name}: NOT MEASURED")
                 continue
             ratio = ours.measured.per_second / floor.measured.per_second
             own = ours.cpu.app_ms + (ours.cpu.database_ms or 0.0)
             lean_cpu = floor.cpu.app_ms + (floor.cpu.database_ms or 0.0)
-            verdict = "" if share is None else ("met " if ratio >= share else "NOT met ")
+            verdict = "" if target is None else ("met " if ratio >= target else "NOT met ")
             lines.append(
                 f"- {name}: {verdict}({ratio:.2f}x: {ours.measured.per_second:,.0f} against "
                 f"{floor.measured.per_second:,.0f} req/s; by server + database CPU per request, "

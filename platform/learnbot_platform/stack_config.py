@@ -121,7 +121,7 @@ class BackupConfig:
     # Docker: pgBackRest's full and differential backups, and how many full ones are kept.
     physical_full_schedule: str = table.DEFAULT_FULL_SCHEDULE
     physical_diff_schedule: str = table.DEFAULT_DIFF_SCHEDULE
-    physical_keep_full: int = 2
+    physical_keep_full: int = table.DEFAULT_KEEP_FULL
 
 
 @dataclass(frozen=True, slots=True)

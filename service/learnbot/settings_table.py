@@ -44,6 +44,7 @@ DEFAULT_SCHEDULE = "0 3 * * *"
 DEFAULT_DRILL_SCHEDULE = "0 4 * * 0"
 DEFAULT_FULL_SCHEDULE = "30 1 * * 0"
 DEFAULT_DIFF_SCHEDULE = "30 1 * * 1-6"
+DEFAULT_KEEP_FULL = 2
 DEFAULT_BACKUP_METRICS_PORT = 9102
 # S3 bucket naming rules, lower case only; dots allowed for older buckets.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -405,7 +406,7 @@ PHYSICAL_BACKUP_CIPHER_PASSPHRASE_FILE = Setting(
 PHYSICAL_BACKUP_KEEP_FULL = Setting(
     "PHYSICAL_BACKUP_KEEP_FULL",
     whole(1, 100),
-    2,
+    DEFAULT_KEEP_FULL,
     key="physicalBackupKeepFull",
     processes=BACKUP,
     targets=frozenset({"docker"}),

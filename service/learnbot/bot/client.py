@@ -16,7 +16,7 @@ from aiogram.methods import TelegramMethod
 from opentelemetry import trace
 
 from learnbot.observability.metrics import BOT_API_REQUESTS
-from learnbot.observability.tracing import client_span
+from learnbot.observability.tracing import client_span, server_attributes
 
 T = TypeVar("T")
 
@@ -92,8 +92,7 @@ class BotClient:
         # A span's attributes: never the URL, whose path holds the token.
         self._server: dict[str, str | int] = {
             "http.request.method": "POST",
-            "server.address": server.hostname or "",
-            "server.port": server.port or (443 if server.scheme == "https" else 80),
+            **server_attributes(server.scheme, server.hostname or "", server.port),
         }
 
     async def close(self) -> None:

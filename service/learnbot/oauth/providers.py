@@ -39,7 +39,12 @@ from opentelemetry import trace
 
 from learnbot.oauth.identity import Identity, display_name, subject_of
 from learnbot.oauth.settings import OAuthSettings, ProviderSettings, secure_url
-from learnbot.observability.tracing import client_span, end_client_span, inject_trace_context
+from learnbot.observability.tracing import (
+    client_span,
+    end_client_span,
+    inject_trace_context,
+    server_attributes,
+)
 
 # Discovery documents, key sets, token and user-info answers are a few KiB.
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -157,8 +162,7 @@ class TracedTransport(httpx2.AsyncBaseTransport):
         url = request.url
         attributes: dict[str, str | int] = {
             "http.request.method": request.method,
-            "server.address": url.host,
-            "server.port": url.port or (443 if url.scheme == "https" else 80),
+            **server_attributes(url.scheme, url.host, url.port),
             # Without the query, which may carry what a provider's endpoint takes.
             "url.full": f"{url.scheme}://{url.netloc.decode('ascii')}"
             + url.raw_path.split(b"?", 1)[0].decode("ascii"),

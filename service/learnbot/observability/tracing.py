@@ -56,6 +56,15 @@ async def stop_tracing(tracing: Tracing) -> None:
         await asyncio.wait_for(asyncio.to_thread(tracing.provider.shutdown), FLUSH_SECONDS)
 
 
+def server_attributes(scheme: str, host: str, port: int | None) -> dict[str, str | int]:
+    """`server.address` and `server.port` of an outgoing call; the port the scheme implies when
+    the URL names none."""
+    return {
+        "server.address": host,
+        "server.port": port or (443 if scheme == "https" else 80),
+    }
+
+
 def inject_trace_context(headers: MutableMapping[str, str]) -> None:
     """Adds the current span's W3C `traceparent` to an outgoing request's headers."""
     _W3C.inject(headers)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import math
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 FRESH_SECONDS = 1.0
 # An attempt to connect may take this share of the call's timeout.
 CONNECT_SHARE = 0.8
-# A checkout that could not connect tries again after these pauses, until its deadline.
+# A checkout that could not connect tries again after these pauses (then every 0.5 s), until
+# its deadline.
 _RETRY_PAUSES = (0.0, 0.05, 0.1, 0.2, 0.4)
 _RETRY_PAUSE_MAX = 0.5
 
@@ -589,7 +591,7 @@ class PostgresUserStore(UserStore):
         failed: BaseException | None = None
         try:
             async with asyncio.timeout(self._timeout):
-                for pause in _retry_pauses():
+                for pause in itertools.chain(_RETRY_PAUSES, itertools.repeat(_RETRY_PAUSE_MAX)):
                     if pool.is_closing():
                         raise StorageError("PostgreSQL unavailable: the store is closing")
                     try:
@@ -606,7 +608,7 @@ class PostgresUserStore(UserStore):
         except TimeoutError:
             if failed is None:
                 raise  # every connection was in use until the timeout
-            raise StorageError(f"PostgreSQL unavailable: {type(failed).__name__}") from failed
+            raise self._unavailable(failed) from failed
         finally:
             self._waiting -= 1
         raise AssertionError("the pauses never end")
@@ -620,12 +622,6 @@ def _while_handling_unavailable(exc: BaseException) -> BaseException | None:
             return context
         context = context.__context__
     return None
-
-
-def _retry_pauses() -> Iterator[float]:
-    yield from _RETRY_PAUSES
-    while True:
-        yield _RETRY_PAUSE_MAX
 
 
 def dead_peer_detection(timeout: float) -> list[tuple[int, int, int]]:
